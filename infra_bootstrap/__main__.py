@@ -1,0 +1,3 @@
+from infra_bootstrap.cli import main
+
+main()

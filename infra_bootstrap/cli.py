@@ -1,0 +1,63 @@
+"""The click entry point: ``python -m infra_bootstrap <command>``.
+
+Commands live beside the code they drive; this module owns the group, the options
+every command shares, and the rule that a BackboneError becomes one line on stderr
+and its exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from infra_bootstrap.errors import BackboneError
+from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BackboneError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def stage_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds --stage, --config and -v; the command receives ``stage: Stage``."""
+
+    @click.option("--stage", "stage_name", default=LOCAL_STAGE, show_default=True,
+                  help="Stage of topology.toml to act on.")
+    @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                  help="Topology file (default: topology.toml of this repository).")
+    @click.option("-v", "--verbose", is_flag=True, help="Log every AWS call.")
+    @functools.wraps(command)
+    def wrapper(stage_name: str, config_path: Path | None, verbose: bool, **kwargs: Any) -> Any:
+        if verbose:
+            logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+            logging.getLogger("botocore").setLevel(logging.WARNING)
+        stage: Stage = load_stage(stage_name, config_path)
+        return command(stage=stage, **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Build, check and run the cross-account event backbone."""
+
+
+def _register() -> None:
+    from infra_bootstrap.commands import infra, local, services
+
+    for module in (infra, services, local):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

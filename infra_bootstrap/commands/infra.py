@@ -1,0 +1,3 @@
+"""Commands: filled in by the infra work."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: filled in by the local work."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: filled in by the services work."""
+
+COMMANDS: list = []

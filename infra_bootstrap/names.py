@@ -1,0 +1,81 @@
+"""Every resource name and ARN of the backbone. No other module builds one.
+
+>>> bus_arn("eu-west-1", "111111111111", GLOBAL_BUS)
+'arn:aws:events:eu-west-1:111111111111:event-bus/global-bus'
+>>> forward_rule_name("order-service")
+'global-to-order-service'
+"""
+
+from __future__ import annotations
+
+PROJECT = "cross-account-backbone"
+# Tags on every resource whose API takes tags; `destroy` only touches what carries both.
+TAG_PROJECT = "backbone:project"
+TAG_STAGE = "backbone:stage"
+
+GLOBAL_BUS = "global-bus"
+LOG_ALL_RULE = "log-all-events"
+GLOBAL_ARCHIVE = "global-bus-archive"
+FORWARD_DLQ = "global-bus-forward-dlq"
+LOGS_RESOURCE_POLICY = "backbone-eventbridge-to-event-logs"
+EVENT_LOG_GROUP_PREFIX = "/aws/events/backbone/"
+
+
+def tags(stage: str) -> dict[str, str]:
+    """The ownership tags of a stage, as a plain mapping."""
+    return {TAG_PROJECT: PROJECT, TAG_STAGE: stage}
+
+
+def local_bus(service: str) -> str:
+    return f"local-bus-{service}"
+
+
+def forward_rule_name(service: str) -> str:
+    return f"global-to-{service}"
+
+
+def forward_role_name(service: str) -> str:
+    # IAM role names are at most 64 characters; topology limits services to 40.
+    return f"backbone-forward-to-{service}"
+
+
+def service_dlq(service: str) -> str:
+    return f"{service}-handler-dlq"
+
+
+def event_log_group(bus: str) -> str:
+    # EventBridge requires log-group targets to be named /aws/events/...
+    # Source: EventBridge User Guide, "Amazon CloudWatch Logs" targets.
+    return f"{EVENT_LOG_GROUP_PREFIX}{bus}"
+
+
+def bus_arn(region: str, account: str, bus: str) -> str:
+    return f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+
+
+def rule_arn(region: str, account: str, bus: str, rule: str) -> str:
+    # Rules on a custom bus have the bus name in their ARN; on `default` they do not.
+    path = rule if bus == "default" else f"{bus}/{rule}"
+    return f"arn:aws:events:{region}:{account}:rule/{path}"
+
+
+def archive_arn(region: str, account: str, archive: str) -> str:
+    return f"arn:aws:events:{region}:{account}:archive/{archive}"
+
+
+def role_arn(account: str, role: str) -> str:
+    return f"arn:aws:iam::{account}:role/{role}"
+
+
+def queue_arn(region: str, account: str, queue: str) -> str:
+    return f"arn:aws:sqs:{region}:{account}:{queue}"
+
+
+def log_group_arn(region: str, account: str, log_group: str) -> str:
+    """The log group ARN as EventBridge targets take it (no trailing ``:*``)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:{log_group}"
+
+
+def event_log_groups_arn_pattern(region: str, account: str) -> str:
+    """Every event log group of the project in one account (for the Logs resource policy)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:{EVENT_LOG_GROUP_PREFIX}*"
