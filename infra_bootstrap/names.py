@@ -79,3 +79,32 @@ def log_group_arn(region: str, account: str, log_group: str) -> str:
 def event_log_groups_arn_pattern(region: str, account: str) -> str:
     """Every event log group of the project in one account (for the Logs resource policy)."""
     return f"arn:aws:logs:{region}:{account}:log-group:{EVENT_LOG_GROUP_PREFIX}*"
+
+
+# --- Services (Chalice apps) -------------------------------------------------
+
+
+def service_table(service: str) -> str:
+    """The service's one DynamoDB table (single-table design: pk/sk strings)."""
+    return f"{service}-state"
+
+
+def table_arn(region: str, account: str, table: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+
+
+def lambda_function_name(app_name: str, stage: str, function: str) -> str:
+    """Chalice names a deployed function ``<app>-<stage>-<function>``."""
+    return f"{app_name}-{stage}-{function}"
+
+
+def lambda_function_arn(region: str, account: str, function_name: str) -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+
+
+def subscription_rule_name(service: str, subscription: str) -> str:
+    """The rule on ``local_bus(service)`` that feeds one declared subscription.
+
+    EventBridge rule names are at most 64 characters.
+    """
+    return f"sub-{subscription}"[:64]
