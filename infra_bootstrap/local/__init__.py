@@ -1,0 +1,1 @@
+"""The embedded local cloud: our EventBridge data plane in front of moto."""
