@@ -108,3 +108,65 @@ def subscription_rule_name(service: str, subscription: str) -> str:
     EventBridge rule names are at most 64 characters.
     """
     return f"sub-{subscription}"[:64]
+
+
+# --- Bootstrap (infra_bootstrap create / subscribe) ----------------------------
+
+# Prefix of subscription_rule_name: tells a subscription rule from the bootstrap's own rules.
+SUBSCRIPTION_RULE_PREFIX = "sub-"
+FORWARD_ROLE_POLICY = "put-events-to-local-bus"
+FORWARD_TARGET_ID = "local-bus"
+LOG_TARGET_ID = "event-log"
+SUBSCRIPTION_TARGET_ID = "function"
+
+
+def subscription_permission_sid(subscription: str) -> str:
+    """Lambda permission statement id letting the subscription rule invoke the function."""
+    return f"backbone-{subscription}"[:100]
+
+
+# --- Chalice configuration (configure) ---------------------------------------
+
+# CloudWatch namespace of the services' EMF metrics (Powertools Metrics).
+METRICS_NAMESPACE = "Backbone"  # backbone.settings.DEFAULT_METRICS_NAMESPACE
+
+
+def service_app_dir(service: str) -> str:
+    """The service's Chalice project directory, relative to the repository root.
+
+    >>> service_app_dir("order-service")
+    'order_service'
+    """
+    return service.replace("-", "_")
+
+
+def chalice_policy_file(stage: str) -> str:
+    """The IAM policy file of a stage, relative to the app's ``.chalice/`` directory."""
+    return f"policy-{stage}.json"
+
+
+def lambda_log_group(function_name: str) -> str:
+    """The log group Lambda writes a function's logs to."""
+    return f"/aws/lambda/{function_name}"
+
+
+def log_streams_arn(region: str, account: str, log_group: str) -> str:
+    """Every log stream of a log group (the resource of logs:PutLogEvents)."""
+    return f"{log_group_arn(region, account, log_group)}:log-stream:*"
+
+
+# --- Local cloud (local up) ---------------------------------------------------
+
+
+def lambda_execution_role_name(app_name: str, stage: str) -> str:
+    """The execution role Chalice creates for an app's functions: ``<app>-<stage>``.
+
+    >>> lambda_execution_role_name("order-service", "local")
+    'order-service-local'
+    """
+    return f"{app_name}-{stage}"
+
+
+def api_handler_function_name(app_name: str, stage: str) -> str:
+    """Chalice names the function serving an app's routes ``<app>-<stage>``, no suffix."""
+    return f"{app_name}-{stage}"

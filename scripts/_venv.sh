@@ -12,7 +12,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON_BIN" -m venv "$VENV"
 fi
 if [ "$(cat "$VENV/.requirements-stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pip==26.2.1"  # chalice 1.34 requires pip<26.3
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
   echo "$want" > "$VENV/.requirements-stamp"
 fi

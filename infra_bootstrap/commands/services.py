@@ -1,3 +1,85 @@
-"""Commands: filled in by the services work."""
+"""Commands for the Chalice services: `configure`, and `services` for scripts/deploy.
 
-COMMANDS: list = []
+    python -m infra_bootstrap configure --stage prod
+    python -m infra_bootstrap services --stage prod
+    eval "$(python -m infra_bootstrap services --stage prod --shell-env order-service)"
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+from botocore.credentials import ReadOnlyCredentials
+
+from infra_bootstrap import configure as chalice_config
+from infra_bootstrap import names
+from infra_bootstrap.cli import stage_options
+from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
+from infra_bootstrap.topology import Credentials, Stage
+
+_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@click.command()
+@stage_options
+def configure(stage: Stage) -> None:
+    """Write each service's .chalice/config.json stage and policy-<stage>.json."""
+    root = chalice_config.REPO_ROOT
+    changed = chalice_config.write_service_configs(stage, root)
+    for path in changed:
+        click.echo(f"wrote {path.relative_to(root)}")
+    if not changed:
+        click.echo(f"stage {stage.name}: every service's Chalice configuration is up to date")
+
+
+@click.command()
+@click.option("--shell-env", "shell_env", metavar="SERVICE", default=None,
+              help="Print shell `export` lines giving SERVICE's account credentials and "
+                   "region (for `chalice deploy`), instead of the list.")
+@stage_options
+def services(stage: Stage, shell_env: str | None) -> None:
+    """List the stage's services: name, account and Chalice app directory, tab-separated."""
+    if shell_env is None:
+        for service in stage.services:
+            app_dir = chalice_config.REPO_ROOT / names.service_app_dir(service.name)
+            click.echo(f"{service.name}\t{service.account}\t{app_dir}")
+        return
+    account = stage.service(shell_env).account
+    how = stage.credentials[account]
+    require_endpoint_for_local(stage)
+    # Opening the session assumes the role, or checks that the profile or base session
+    # really reaches this account, so chalice never deploys into another one.
+    session = AccountSessions(stage).session(account)
+    assumed = session.get_credentials().get_frozen_credentials() if how.role_arn else None
+    for line in shell_exports(stage.region, how, assumed):
+        click.echo(line)
+
+
+def shell_exports(region: str, how: Credentials,
+                  assumed: ReadOnlyCredentials | None) -> list[str]:
+    """Shell lines that make AWS tools (chalice) act in one account and region.
+
+    ``assumed`` is the frozen credentials of an assumed role, ``None`` for a profile or
+    the base session (whose ambient credentials chalice then uses as they are).
+
+    >>> shell_exports("eu-west-1", Credentials(profile="ops"), None)
+    ['unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN', 'export AWS_PROFILE=ops', \
+'export AWS_DEFAULT_REGION=eu-west-1', 'export AWS_REGION=eu-west-1']
+    """
+    lines: list[str] = []
+    if how.profile is not None:
+        # Keys in the environment would take precedence over the profile.
+        lines.append("unset " + " ".join(_CREDENTIAL_VARIABLES))
+        lines.append(f"export AWS_PROFILE={shlex.quote(how.profile)}")
+    elif assumed is not None:
+        values = (assumed.access_key, assumed.secret_key, assumed.token or "")
+        lines.append("unset AWS_PROFILE")
+        lines.extend(f"export {name}={shlex.quote(value)}"
+                     for name, value in zip(_CREDENTIAL_VARIABLES, values, strict=True))
+    lines.append(f"export AWS_DEFAULT_REGION={shlex.quote(region)}")
+    lines.append(f"export AWS_REGION={shlex.quote(region)}")
+    return lines
+
+
+COMMANDS: list = [configure, services]
