@@ -1,0 +1,260 @@
+"""order-service: the order API and its reaction to deliveries.
+
+Routes
+    POST /orders            create an order (JSON body optional) -> 201 + Location
+    GET  /orders/{orderId}  the order, with deliveredAt/deliveryId once delivered
+
+Subscriptions (rules on local-bus-order-service, wired by ``infra_bootstrap subscribe``)
+    on_delivery_updated     Delivery.Updated -> order DELIVERED, publish Order.Updated
+
+Publish-failure design (POST /orders): the order is stored first, then Order.Created
+is published (with the publisher's bounded retries). If publishing finally fails, the
+stored order is deleted again (compensating delete) and the client gets 503 with
+Retry-After, never a 201: a created order always has its event sent. If even the
+delete fails, the order is logged at ERROR as orphaned (and the client still gets 503).
+
+Idempotency (at-least-once delivery): the order item is the state machine. A
+conditional update moves it CREATED -> DELIVERED exactly once; the flag
+``orderUpdatedPublished`` is set only after Order.Updated was published, so a retry
+after a failed publish publishes again (from the stored values, so the event is the
+same), while a duplicate after success changes nothing and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from typing import Any
+
+from chalice import Chalice, Response
+
+from backbone import observability
+from backbone.envelope import (
+    Event,
+    Meta,
+    OutgoingEvent,
+    is_correlation_id,
+    new_correlation_id,
+    utc_now,
+)
+from backbone.errors import PublishError, SchemaViolation
+from backbone.publisher import Publisher
+from backbone.store import Table
+from backbone.subscriptions import subscribe
+from backbone.validation import BASE_URI, check, compile_schema
+
+APP_NAME = "order-service"
+MAX_BODY_BYTES = 16 * 1024
+CORRELATION_HEADER = "x-correlation-id"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ORDER_REF = f"{BASE_URI}order.json#/properties"
+# POST /orders body: every field optional (a bare `curl -X POST` creates an order).
+ORDER_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "customerId": {"$ref": f"{_ORDER_REF}/customerId"},
+        "items": {"$ref": f"{_ORDER_REF}/items"},
+        "deliveryAddress": {"$ref": f"{_ORDER_REF}/deliveryAddress"},
+    },
+    "additionalProperties": False,
+}
+DEFAULT_CUSTOMER = "anonymous"
+# What GET /orders/{id} and the events show of a stored order item.
+ORDER_FIELDS = ("orderId", "status", "createdAt", "customerId", "items", "deliveryAddress",
+                "deliveredAt", "deliveryId", "updatedAt")
+
+# Chalice logs to logging.getLogger(APP_NAME); Powertools Logger owns that logger, so
+# Chalice's own lines (e.g. an unhandled exception) are JSON with the correlation id too.
+app = Chalice(app_name=APP_NAME, configure_logs=False)
+observability.configure(APP_NAME)
+publisher = Publisher(source=APP_NAME)
+table = Table()
+
+
+class OrderNotFound(Exception):
+    """A Delivery.Updated for an order this service does not have."""
+
+
+class ConflictingDelivery(Exception):
+    """A second, different delivery for an order already delivered."""
+
+
+class RequestError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+# --- pure logic ----------------------------------------------------------------------
+
+
+@functools.cache
+def _request_validator() -> Any:
+    return compile_schema(ORDER_REQUEST_SCHEMA)
+
+
+def order_key(order_id: str) -> tuple[str, str]:
+    """(pk, sk) of an order item in the service table."""
+    return f"ORDER#{order_id}", "ORDER"
+
+
+def parse_order_request(raw_body: bytes) -> dict[str, Any]:
+    """The validated request body ({} when empty). Raises RequestError naming the field.
+
+    >>> parse_order_request(b"")
+    {}
+    """
+    text = raw_body.decode("utf-8", errors="strict") if raw_body else ""
+    if not text.strip():
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise RequestError("body", f"is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError("body", f"must be a JSON object, not {type(body).__name__}")
+    try:
+        check(_request_validator(), body, subject="request body")
+    except SchemaViolation as exc:
+        raise RequestError(exc.field, exc.message) from None
+    return body
+
+
+def new_order(request: dict[str, Any], *, order_id: str, created_at: str) -> dict[str, Any]:
+    """The order a request creates, status CREATED, with defaults filled in."""
+    order = {"orderId": order_id, "status": "CREATED", "createdAt": created_at,
+             "customerId": request.get("customerId", DEFAULT_CUSTOMER),
+             "items": request.get("items", [])}
+    if "deliveryAddress" in request:
+        order["deliveryAddress"] = request["deliveryAddress"]
+    return order
+
+
+def order_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The public order of a stored item (drops keys and bookkeeping attributes)."""
+    return {k: item[k] for k in ORDER_FIELDS if k in item}
+
+
+def _error(status: int, code: str, message: str, correlation_id: str,
+           field: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    # Same shape as Chalice's own errors ({"Code", "Message"}), plus the field at fault.
+    body: dict[str, Any] = {"Code": code, "Message": message}
+    if field is not None:
+        body["Field"] = field
+    return Response(body=body, status_code=status,
+                    headers={"X-Correlation-Id": correlation_id, **(headers or {})})
+
+
+def _correlation_id(headers: Any) -> str:
+    given = (headers or {}).get(CORRELATION_HEADER)
+    return given if given and is_correlation_id(given) else new_correlation_id()
+
+
+# --- routes ----------------------------------------------------------------------------
+
+
+@app.route("/orders", methods=["POST"])
+def create_order() -> Response:
+    request = app.current_request
+    correlation = _correlation_id(request.headers)
+    with observability.invocation(correlation, request.lambda_context) as log:
+        raw = request.raw_body or b""
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, "PayloadTooLarge", f"request body is {len(raw)} bytes; "
+                          f"at most {MAX_BODY_BYTES} are accepted", correlation, field="body")
+        try:
+            body = parse_order_request(raw)
+        except (RequestError, UnicodeDecodeError) as exc:
+            field = getattr(exc, "field", "body")
+            message = getattr(exc, "message", "is not UTF-8 text")
+            log.info("order rejected", extra={"field": field, "reason": message})
+            return _error(400, "BadRequest", f"{field}: {message}", correlation, field=field)
+
+        order = new_order(body, order_id=str(uuid.uuid4()), created_at=utc_now())
+        pk, sk = order_key(order["orderId"])
+        table.put_new({"pk": pk, "sk": sk, **order, "correlationId": correlation})
+        try:
+            publisher.publish(OutgoingEvent("Order.Created", order, Meta(correlation)))
+        except PublishError as exc:
+            _compensate(order["orderId"], log, reason=str(exc))
+            return _error(503, "ServiceUnavailable", "the order was not created: its "
+                          "Order.Created event could not be published; retry later",
+                          correlation, headers={"Retry-After": "5"})
+        except Exception as exc:
+            _compensate(order["orderId"], log, reason=repr(exc))
+            raise
+        observability.count(observability.ORDERS_CREATED)
+        log.info("order created", extra={"order_id": order["orderId"]})
+        return Response(body=order, status_code=201, headers={
+            "Location": f"/orders/{order['orderId']}", "X-Correlation-Id": correlation})
+
+
+def _compensate(order_id: str, log: Any, *, reason: str) -> None:
+    """Delete an order whose Order.Created could not be published."""
+    try:
+        table.delete(*order_key(order_id))
+    except Exception:
+        log.exception("orphaned order: stored, event not published, delete failed",
+                      extra={"order_id": order_id, "reason": reason})
+        return
+    log.error("order withdrawn: Order.Created not published",
+              extra={"order_id": order_id, "reason": reason})
+
+
+@app.route("/orders/{orderId}", methods=["GET"])
+def get_order(orderId: str) -> Response:
+    request = app.current_request
+    correlation = _correlation_id(request.headers)
+    with observability.invocation(correlation, request.lambda_context):
+        if not _UUID.match(orderId):
+            return _error(400, "BadRequest", "orderId: must be a lowercase UUID",
+                          correlation, field="orderId")
+        item = table.get(*order_key(orderId))
+        if item is None:
+            return _error(404, "NotFound", f"no order {orderId}", correlation)
+        return Response(body=order_view(item), status_code=200,
+                        headers={"X-Correlation-Id": correlation})
+
+
+# --- subscriptions -------------------------------------------------------------------
+
+
+@subscribe(app, detail_type="Delivery.Updated", name="on_delivery_updated")
+def on_delivery_updated(event: Event) -> None:
+    """Mark the order DELIVERED (once) and publish Order.Updated (until it succeeds)."""
+    log = observability.logger()
+    data = event.data
+    order_id, delivery_id = data["order"]["orderId"], data["deliveryId"]
+    pk, sk = order_key(order_id)
+    item = table.update_if(
+        pk, sk,
+        set_values={"status": "DELIVERED", "deliveredAt": data["deliveredAt"],
+                    "deliveryId": delivery_id, "updatedAt": utc_now(),
+                    "orderUpdatedPublished": False},
+        condition="attribute_exists(pk) AND #status = :created",
+        condition_values={"created": "CREATED"})
+    if item is not None:
+        observability.count(observability.ORDERS_DELIVERED)
+        log.info("order delivered", extra={"order_id": order_id, "delivery_id": delivery_id})
+    else:
+        item = table.get(pk, sk)
+        if item is None:
+            raise OrderNotFound(f"Delivery.Updated {event.id} for unknown order {order_id}")
+        if item.get("deliveryId") != delivery_id:
+            raise ConflictingDelivery(
+                f"order {order_id} was delivered by {item.get('deliveryId')}, "
+                f"Delivery.Updated {event.id} says {delivery_id}")
+        if item.get("orderUpdatedPublished"):
+            log.info("duplicate Delivery.Updated ignored", extra={
+                "order_id": order_id, "event_id": event.id})
+            return
+        log.info("order already delivered, Order.Updated not yet published: publishing",
+                 extra={"order_id": order_id})
+    publisher.publish(OutgoingEvent("Order.Updated", order_view(item),
+                                    event.follow_up_meta(APP_NAME)))
+    table.update_if(pk, sk, set_values={"orderUpdatedPublished": True},
+                    condition="#deliveryId = :delivery", condition_values={
+                        "delivery": delivery_id})
