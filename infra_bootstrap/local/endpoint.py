@@ -1,0 +1,182 @@
+"""The local AWS endpoint: moto's server app behind our EventBridge gateway, on loopback.
+
+One process, one port. Everything moto serves (STS, IAM, EventBridge control plane,
+Logs, SQS, DynamoDB, Lambda control plane, ...) goes to moto unchanged; the EventBridge
+data plane is ours (see gateway.py and router.py).
+
+>>> endpoint = Endpoint(port=0)          # doctest: +SKIP
+>>> endpoint.start(); endpoint.url       # doctest: +SKIP
+'http://127.0.0.1:40123'
+>>> endpoint.wait_idle(5); endpoint.stop()  # doctest: +SKIP
+
+Run it in the foreground: ``python -m infra_bootstrap.local.endpoint --port 4566``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from infra_bootstrap.errors import BackboneError
+from infra_bootstrap.local.gateway import Gateway
+from infra_bootstrap.local.router import Router, RouterConfig
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+
+
+class _RequestHandler(MotoRequestHandler):
+    """moto's handler, with keep-alive connections and without a log line per request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class PortInUseError(BackboneError):
+    """The endpoint's port is taken (exit code 1).
+
+    >>> str(PortInUseError("127.0.0.1", 4566))
+    'port 4566 on 127.0.0.1 is already in use: stop what uses it or pick another port'
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(f"port {port} on {host} is already in use: stop what uses it or "
+                         "pick another port")
+
+
+class Endpoint:
+    """The local AWS endpoint, served from a background thread of this process.
+
+    ``port=0`` picks a free port; ``url`` tells which once started.
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                 config: RouterConfig | None = None) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"the local endpoint binds to loopback only, not {host!r}")
+        self.host = host
+        self.port = port
+        self.config = config or RouterConfig()
+        self.router: Router | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Endpoint:
+        """Bind, start serving, return once the port accepts requests."""
+        if self._server is not None:
+            return self
+        if self.port:
+            _check_port_free(self.host, self.port)
+        router = Router(self.config)
+        app = Gateway(DomainDispatcherApplication(create_backend_app), router)
+        try:
+            server = make_server(self.host, self.port, app, threaded=True,
+                                 request_handler=_RequestHandler)
+        except OSError as exc:
+            router.stop()
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(self.host, self.port) from None
+            raise
+        except SystemExit:  # werkzeug exits when the port is taken on some versions
+            router.stop()
+            raise PortInUseError(self.host, self.port) from None
+        self.router = router
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="local-endpoint",
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and routing (in-memory state stays in moto's backends)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.router is not None:
+            self.router.stop()
+        self._server = self._thread = None
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once no event is queued, in delivery or waiting for a retry."""
+        return self.router.wait_idle(timeout) if self.router is not None else True
+
+    def register_lambda(self, function_arn: str, url: str) -> None:
+        """Deliver events for ``function_arn`` to the worker at ``url``."""
+        if self.router is None:
+            raise RuntimeError("start the endpoint first")
+        self.router.register_lambda(function_arn, url)
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise PortInUseError before werkzeug would print its own message and exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(host, port) from None
+            raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve in the foreground until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m infra_bootstrap.local.endpoint",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--time-scale", type=float, default=RouterConfig.time_scale,
+                        help="local seconds per AWS second for retry delays and event ages")
+    args = parser.parse_args(argv)
+    endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale))
+    try:
+        endpoint.start()
+    except (PortInUseError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    stopped = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"listening: {endpoint.url}", flush=True)
+    while not stopped.wait(0.5):
+        pass
+    endpoint.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The wire protocol of the local AWS endpoint, in front of moto's server app.
+
+A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
+``AWSEvents.PutRule`` or ``AWSEvents.TestEventPattern`` are handled here (JSON 1.1 in,
+JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
+validated here, then passed on. Every other request goes to moto unchanged. Two local
+routes serve the local cloud itself: ``POST /_local/lambda-routes`` and
+``GET /_local/idle?timeout=S``.
+
+The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
+the way moto does it (``moto.iam.models.get_account_id_from``: keys made by STS
+AssumeRole belong to the role's account).
+
+>>> caller_from_authorization(
+...     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/events/aws4_request, "
+...     "SignedHeaders=host, Signature=abc").region
+'eu-west-1'
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import get_account_id_from
+
+from infra_bootstrap.local.router import (
+    Caller,
+    EventsApiError,
+    Router,
+    evaluate_test_event,
+    validate_pattern,
+)
+
+log = logging.getLogger(__name__)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+JSON_11 = "application/x-amz-json-1.1"
+LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
+IDLE_PATH = "/_local/idle"
+STATS_PATH = "/_local/stats"
+DEFAULT_REGION = "us-east-1"  # moto's default when a request names none
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_INTERCEPTED = frozenset({"PutEvents", "PutRule", "TestEventPattern"})
+
+
+def caller_from_authorization(header: str | None, *, moto_account_header: str | None = None,
+                              cache: dict[tuple[str, str], Caller] | None = None) -> Caller:
+    """The signing account (and role) and region of a request.
+
+    Precedence as moto's own ``get_current_account``: ``MOTO_ACCOUNT_ID``, then the
+    ``x-moto-account-id`` header, then the access key.
+    """
+    match = _CREDENTIAL.search(header or "")
+    access_key, region = (match.group(1), match.group(2)) if match else ("", DEFAULT_REGION)
+    forced = os.environ.get("MOTO_ACCOUNT_ID") or moto_account_header
+    if forced:
+        return Caller(forced, region)
+    if cache is not None and (access_key, region) in cache:
+        return cache[(access_key, region)]
+    account = get_account_id_from(access_key) if access_key else DEFAULT_ACCOUNT_ID
+    caller = Caller(account, region, _role_of(account, access_key))
+    if cache is not None and account != DEFAULT_ACCOUNT_ID:
+        cache[(access_key, region)] = caller
+    return caller
+
+
+def _role_of(account: str, access_key: str) -> str | None:
+    """The IAM role ARN behind an STS AssumeRole access key, or the key's user ARN."""
+    try:
+        key = get_backend("iam")[account]["aws"].access_keys.get(access_key)
+    except Exception:
+        return None
+    if key is None:
+        return None
+    role_arn = getattr(key, "role_arn", None)
+    if role_arn:
+        return role_arn
+    user = getattr(key, "user_name", None)
+    return f"arn:aws:iam::{account}:user/{user}" if user else None
+
+
+def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
+    """An AWS JSON 1.1 error body (botocore reads ``__type`` and ``message``)."""
+    return status, {"__type": code, "message": message}
+
+
+class Gateway:
+    """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
+
+    def __init__(self, moto_app: WsgiApp, router: Router) -> None:
+        self.moto_app = moto_app
+        self.router = router
+        self._callers: dict[tuple[str, str], Caller] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_local/"):
+            return self._local(environ, start_response, path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, action = target.partition(".")
+        if service == "AWSEvents" and action in _INTERCEPTED:
+            body = _read_body(environ)
+            if action == "PutRule":
+                rejected = self._check_put_rule(body)
+                if rejected is None:
+                    environ["wsgi.input"] = io.BytesIO(body)
+                    environ["CONTENT_LENGTH"] = str(len(body))
+                    return self.moto_app(environ, start_response)
+                return _respond(start_response, *rejected)
+            return _respond(start_response, *self._events(environ, action, body))
+        return self.moto_app(environ, start_response)
+
+    # -- EventBridge ------------------------------------------------------------------
+
+    def _events(self, environ: dict[str, Any], action: str, body: bytes
+                ) -> tuple[int, dict[str, Any]]:
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return aws_error("SerializationException", "Request body is not valid JSON")
+        if not isinstance(request, dict):
+            return aws_error("SerializationException", "Request body must be a JSON object")
+        try:
+            if action == "PutEvents":
+                caller = caller_from_authorization(
+                    environ.get("HTTP_AUTHORIZATION"),
+                    moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"),
+                    cache=self._callers)
+                return 200, self.router.put_events(caller, request.get("Entries"))
+            pattern, event = request.get("EventPattern"), request.get("Event")
+            if not isinstance(pattern, str) or not isinstance(event, str):
+                return aws_error("ValidationException", "EventPattern and Event are required "
+                                 "strings")
+            return 200, {"Result": evaluate_test_event(pattern, event)}
+        except EventsApiError as exc:
+            return aws_error(exc.code, exc.message, exc.status)
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("%s failed", action)
+            return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    def _check_put_rule(self, body: bytes) -> tuple[int, dict[str, Any]] | None:
+        """PutRule rejects an invalid EventPattern with InvalidEventPatternException
+        (EventBridge API Reference, PutRule errors); moto itself accepts anything."""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return aws_error("SerializationException", "Request body is not valid JSON")
+        pattern = request.get("EventPattern") if isinstance(request, dict) else None
+        if pattern is None:
+            return None
+        try:
+            validate_pattern(pattern)
+        except EventsApiError as exc:
+            return aws_error(exc.code, exc.message, exc.status)
+        return None
+
+    # -- local routes -------------------------------------------------------------------
+
+    def _local(self, environ: dict[str, Any], start_response: Callable[..., Any],
+               path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == LAMBDA_ROUTES_PATH and method == "POST":
+            try:
+                request = json.loads(_read_body(environ) or b"{}")
+                self.router.register_lambda(request["functionArn"], request["url"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
+            return _respond(start_response, 200, {"functionArn": request["functionArn"],
+                                                  "url": request["url"]})
+        if path == IDLE_PATH and method == "GET":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            try:
+                timeout = min(float(query.get("timeout", ["10"])[0]), 300.0)
+            except ValueError:
+                return _respond(start_response, 400, {"message": "timeout must be a number"})
+            idle = self.router.wait_idle(timeout)
+            return _respond(start_response, 200 if idle else 408,
+                            {"idle": idle, "pending": self.router.pending})
+        if path == STATS_PATH and method == "GET":
+            return _respond(start_response, 200, {"stats": dict(self.router.stats),
+                                                  "failures": list(self.router.failures)})
+        return _respond(start_response, 404, {"message": f"no local route {method} {path}"})
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    return stream.read(length) if length > 0 else b""
+
+
+def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
+             ) -> list[bytes]:
+    data = json.dumps(body).encode("utf-8")
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout",
+              500: "Internal Server Error"}.get(status, "Error")
+    headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
+               ("x-amzn-RequestId", str(uuid.uuid4()))]
+    if status >= 400 and "__type" in body:
+        headers.append(("x-amzn-ErrorType", body["__type"]))
+    start_response(f"{status} {reason}", headers)
+    return [data]

@@ -1,0 +1,99 @@
+"""The local endpoint as a process: loopback only, typed port errors, moto pass-through,
+malformed requests, the foreground entry point."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from dataplane_support import Cloud
+
+from infra_bootstrap.local.endpoint import Endpoint, PortInUseError
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_a_port_in_use_is_a_typed_error_naming_the_port(endpoint: Endpoint) -> None:
+    with pytest.raises(PortInUseError) as raised:
+        Endpoint(port=endpoint.port).start()
+    assert str(endpoint.port) in str(raised.value)
+    assert raised.value.exit_code == 1
+
+
+def test_the_endpoint_binds_to_loopback_only() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        Endpoint(host="0.0.0.0", port=0)
+
+
+def test_requests_not_intercepted_reach_moto_unchanged(cloud: Cloud) -> None:
+    account = cloud.new_account()
+    sqs = cloud.client(account, "sqs")
+
+    url = sqs.create_queue(QueueName="plain")["QueueUrl"]
+
+    assert url in sqs.list_queues()["QueueUrls"]
+    assert cloud.client(account, "sts").get_caller_identity()["Account"] == account
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"Entries": "nope"}'])
+def test_malformed_put_events_get_4xx_and_the_endpoint_keeps_serving(
+        cloud: Cloud, body: bytes) -> None:
+    answer = requests.post(cloud.endpoint.url, data=body, timeout=5, headers={
+        "X-Amz-Target": "AWSEvents.PutEvents",
+        "Content-Type": "application/x-amz-json-1.1"})
+
+    assert 400 <= answer.status_code < 500
+    assert answer.json()["__type"] in {"SerializationException", "ValidationException"}
+    account = cloud.new_account()
+    assert cloud.client(account, "events").list_event_buses()["EventBuses"]
+
+
+def test_the_idle_route_reports_when_routing_is_done(cloud: Cloud) -> None:
+    answer = requests.get(f"{cloud.endpoint.url}/_local/idle?timeout=5", timeout=10)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"idle": True, "pending": 0}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_module_runs_in_the_foreground_until_sigterm() -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra_bootstrap.local.endpoint", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"listening: http://127.0.0.1:{port}"
+        answer = requests.get(f"http://127.0.0.1:{port}/_local/idle?timeout=1", timeout=5)
+        assert answer.json()["idle"] is True
+
+        process.send_signal(signal.SIGTERM)
+
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_module_exits_1_with_one_line_when_the_port_is_taken(endpoint: Endpoint) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "infra_bootstrap.local.endpoint", "--port", str(endpoint.port)],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=30)
+
+    assert finished.returncode == 1
+    assert finished.stderr.strip().splitlines() == [
+        f"error: port {endpoint.port} on 127.0.0.1 is already in use: stop what uses it or "
+        "pick another port"]
