@@ -1,0 +1,279 @@
+"""The desired resources of a stage: a pure function of the topology (issue 2 §3).
+
+>>> from infra_bootstrap.topology import load_stage
+>>> resources = desired_resources(load_stage("local"))
+>>> sorted({r.account for r in resources})
+['111111111111', '222222222222', '333333333333']
+
+Policies follow the AWS documentation; each carries the narrowest principal and the
+conditions AWS evaluates for that delivery path (sources cited next to each builder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_bootstrap import names
+from infra_bootstrap import resources as r
+from infra_bootstrap.resources import Resource, rule_name
+from infra_bootstrap.topology import Service, Stage
+
+POLICY_VERSION = "2012-10-17"
+# Matches every event: `source` is present on every event, and prefix "" matches any string.
+CATCH_ALL_PATTERN: dict[str, Any] = {"source": [{"prefix": ""}]}
+# Explicit target retry policy: AWS's maxima (24 h, 185 attempts). A forwarding hop or a
+# handler outage of up to a day is retried before the event goes to the DLQ.
+# Source: EventBridge API reference, RetryPolicy (MaximumEventAgeInSeconds 60..86400,
+# MaximumRetryAttempts 0..185).
+RETRY_POLICY: dict[str, int] = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+# SQS maximum retention (14 days) for dead letters: time to inspect and redrive.
+DLQ_ATTRIBUTES: dict[str, str] = {"MessageRetentionPeriod": "1209600"}
+TABLE_TTL_ATTRIBUTE = "expires_at"
+EVENTS_SERVICE = "events.amazonaws.com"
+LOGS_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
+
+
+def desired_resources(stage: Stage) -> list[Resource]:
+    """Everything `create` builds for ``stage``, in no particular order.
+
+    >>> from infra_bootstrap.topology import load_stage
+    >>> [x.label for x in desired_resources(load_stage("local")) if x.kind == "archive"]
+    ['archive global-bus-archive']
+    """
+    tags = names.tags(stage.name)
+    out: list[Resource] = [
+        Resource(r.EVENT_BUS, stage.bus_account, names.GLOBAL_BUS,
+                 {"policy": global_bus_policy(stage)}, tags),
+        Resource(r.SQS_QUEUE, stage.bus_account, names.FORWARD_DLQ,
+                 {"policy": forward_dlq_policy(stage), "attributes": dict(DLQ_ATTRIBUTES)},
+                 tags),
+        Resource(r.ARCHIVE, stage.bus_account, names.GLOBAL_ARCHIVE, {
+            "source_arn": names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS),
+            "retention_days": stage.archive_retention_days,
+            "description": f"Every event of the global bus ({stage.name}), for replay",
+        }, None),
+        *_logged_bus(stage, stage.bus_account, names.GLOBAL_BUS),
+    ]
+    for service in stage.services:
+        out += _forwarding(stage, service)
+        out += _service_account(stage, service)
+    for account in stage.accounts:
+        out.append(Resource(r.LOGS_RESOURCE_POLICY, account, names.LOGS_RESOURCE_POLICY,
+                            {"document": logs_resource_policy(stage, account)}, None))
+    return out
+
+
+def _logged_bus(stage: Stage, account: str, bus: str) -> list[Resource]:
+    """The catch-all rule of a bus and the log group it writes to."""
+    tags = names.tags(stage.name)
+    log_group = names.event_log_group(bus)
+    return [
+        Resource(r.LOG_GROUP, account, log_group,
+                 {"retention_days": stage.log_retention_days}, tags),
+        Resource(r.RULE, account, rule_name(bus, names.LOG_ALL_RULE), {
+            "bus": bus, "rule": names.LOG_ALL_RULE, "pattern": CATCH_ALL_PATTERN,
+            "description": f"Every event of {bus} to the log group {log_group}",
+            # Log-group targets take no RoleArn: the Logs resource policy grants access.
+            "targets": ({"Id": names.LOG_TARGET_ID,
+                         "Arn": names.log_group_arn(stage.region, account, log_group)},),
+        }, tags),
+    ]
+
+
+def _forwarding(stage: Stage, service: Service) -> list[Resource]:
+    """Rule on the global bus forwarding other services' events to ``service``'s bus."""
+    tags = names.tags(stage.name)
+    role = names.forward_role_name(service.name)
+    rule = names.forward_rule_name(service.name)
+    local_bus_arn = names.bus_arn(stage.region, service.account, names.local_bus(service.name))
+    return [
+        Resource(r.IAM_ROLE, stage.bus_account, role, {
+            "trust": forward_role_trust(stage, service),
+            "policies": {names.FORWARD_ROLE_POLICY: forward_role_policy(stage, service)},
+            "description": f"EventBridge forwards global-bus events to {service.name}",
+        }, tags),
+        Resource(r.RULE, stage.bus_account, rule_name(names.GLOBAL_BUS, rule), {
+            "bus": names.GLOBAL_BUS, "rule": rule,
+            "pattern": {"source": [{"anything-but": service.name}]},
+            "description": f"Events of other services to {service.name}'s local bus",
+            "targets": ({
+                "Id": names.FORWARD_TARGET_ID,
+                "Arn": local_bus_arn,
+                "RoleArn": names.role_arn(stage.bus_account, role),
+                "RetryPolicy": dict(RETRY_POLICY),
+                "DeadLetterConfig": {"Arn": names.queue_arn(
+                    stage.region, stage.bus_account, names.FORWARD_DLQ)},
+            },),
+        }, tags),
+    ]
+
+
+def _service_account(stage: Stage, service: Service) -> list[Resource]:
+    tags = names.tags(stage.name)
+    bus = names.local_bus(service.name)
+    return [
+        Resource(r.EVENT_BUS, service.account, bus,
+                 {"policy": local_bus_policy(stage, service)}, tags),
+        *_logged_bus(stage, service.account, bus),
+        Resource(r.SQS_QUEUE, service.account, names.service_dlq(service.name),
+                 {"policy": service_dlq_policy(stage, service),
+                  "attributes": dict(DLQ_ATTRIBUTES)}, tags),
+        Resource(r.DYNAMODB_TABLE, service.account, names.service_table(service.name), {
+            "hash_key": "pk", "range_key": "sk",
+            "ttl_attribute": TABLE_TTL_ATTRIBUTE,
+            "point_in_time_recovery": not stage.is_local,
+        }, tags),
+    ]
+
+
+# --- Policies ---------------------------------------------------------------------
+
+
+def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": list(statements)}
+
+
+def global_bus_policy(stage: Stage) -> dict[str, Any]:
+    """One statement per service account: PutEvents on the global bus, own sources only.
+
+    Source: EventBridge User Guide, "Example policy: Send events to a custom bus in a
+    different account" (account root principal, `events:source` condition) and
+    "Using IAM policy conditions" (`events:source`, `aws:PrincipalOrgID`). EventBridge
+    authorizes each PutEvents entry on its own, so ``StringEquals`` on ``events:source``
+    admits exactly the listed sources and fails closed when the key is absent.
+    """
+    bus_arn = names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS)
+    statements = []
+    for account in dict.fromkeys(s.account for s in stage.services):
+        condition: dict[str, Any] = {
+            "events:source": sorted(s.name for s in stage.services_in(account))}
+        if stage.organization_id:
+            condition["aws:PrincipalOrgID"] = stage.organization_id
+        statements.append({
+            "Sid": f"PublishFrom{account}",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"StringEquals": condition},
+        })
+    return _policy(*statements)
+
+
+def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
+    """Only the forwarding rule's role may put events on the service's local bus.
+
+    Principal = the forwarding role (EventBridge calls PutEvents with the target's role,
+    the recommended set-up for bus targets: "Permissions for event buses in Amazon
+    EventBridge"); ``aws:SourceArn`` is "the ARN of the rule that sent the event" and
+    ``aws:SourceAccount`` its account ("Using IAM policy conditions in Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/policy-keys-eventbridge.html).
+    """
+    rule = names.forward_rule_name(service.name)
+    return _policy({
+        "Sid": "ForwardFromGlobalBus",
+        "Effect": "Allow",
+        "Principal": {"AWS": names.role_arn(stage.bus_account,
+                                            names.forward_role_name(service.name))},
+        "Action": "events:PutEvents",
+        "Resource": names.bus_arn(stage.region, service.account, names.local_bus(service.name)),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": stage.bus_account},
+            "ArnEquals": {"aws:SourceArn": names.rule_arn(
+                stage.region, stage.bus_account, names.GLOBAL_BUS, rule)},
+        },
+    })
+
+
+def forward_role_trust(stage: Stage, service: Service) -> dict[str, Any]:
+    """Only EventBridge, acting for this one forwarding rule, may assume the role.
+
+    Source: EventBridge User Guide, "Cross-service confused deputy prevention": for event
+    bus rule targets, ``aws:SourceArn`` must be the rule ARN.
+    """
+    return _policy({
+        "Effect": "Allow",
+        "Principal": {"Service": EVENTS_SERVICE},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": stage.bus_account},
+            "ArnEquals": {"aws:SourceArn": names.rule_arn(
+                stage.region, stage.bus_account, names.GLOBAL_BUS,
+                names.forward_rule_name(service.name))},
+        },
+    })
+
+
+def forward_role_policy(stage: Stage, service: Service) -> dict[str, Any]:
+    """PutEvents on the one local bus, nothing else."""
+    return _policy({
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": names.bus_arn(stage.region, service.account, names.local_bus(service.name)),
+    })
+
+
+def forward_dlq_policy(stage: Stage) -> dict[str, Any]:
+    """Only the forwarding rules may dead-letter into the forward DLQ.
+
+    Source: EventBridge User Guide, "Using dead-letter queues to process undelivered
+    events" (principal events.amazonaws.com, ``aws:SourceArn`` = the rule ARN).
+    """
+    rules = [names.rule_arn(stage.region, stage.bus_account, names.GLOBAL_BUS,
+                            names.forward_rule_name(s.name)) for s in stage.services]
+    return _policy({
+        "Sid": "ForwardingRulesDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": EVENTS_SERVICE},
+        "Action": "sqs:SendMessage",
+        "Resource": names.queue_arn(stage.region, stage.bus_account, names.FORWARD_DLQ),
+        "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
+    })
+
+
+def service_dlq_policy(stage: Stage, service: Service) -> dict[str, Any]:
+    """Rules on the service's local bus may dead-letter here (DeadLetterConfig).
+
+    The subscription rules are created later by `subscribe`, so the condition names every
+    rule of that one bus. Lambda's on-failure destination needs no statement: Lambda
+    sends with the function's execution role (Lambda Developer Guide, "Adding a
+    destination").
+    """
+    bus = names.local_bus(service.name)
+    return _policy({
+        "Sid": "LocalBusRulesDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": EVENTS_SERVICE},
+        "Action": "sqs:SendMessage",
+        "Resource": names.queue_arn(stage.region, service.account,
+                                    names.service_dlq(service.name)),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": service.account},
+            "ArnLike": {"aws:SourceArn": names.rule_arn(stage.region, service.account, bus, "*")},
+        },
+    })
+
+
+def logs_resource_policy(stage: Stage, account: str) -> dict[str, Any]:
+    """One Logs resource policy per account: our logging rules may write our log groups.
+
+    Source: EventBridge User Guide, "Using resource-based policies for Amazon EventBridge",
+    CloudWatch Logs permissions (principals events.amazonaws.com and
+    delivery.logs.amazonaws.com, CreateLogStream + PutLogEvents, ``aws:SourceArn`` = the
+    rule ARN); CloudWatch Logs API reference, PutResourcePolicy (supports
+    ``aws:SourceArn`` and ``aws:SourceAccount``).
+    """
+    buses = ([names.GLOBAL_BUS] if account == stage.bus_account else []) + [
+        names.local_bus(s.name) for s in stage.services_in(account)]
+    rules = [names.rule_arn(stage.region, account, bus, names.LOG_ALL_RULE) for bus in buses]
+    return _policy({
+        "Sid": "EventBridgeToEventLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": [EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": names.event_log_groups_arn_pattern(stage.region, account),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnEquals": {"aws:SourceArn": rules},
+        },
+    })

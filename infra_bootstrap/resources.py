@@ -1,0 +1,101 @@
+"""The resource model: desired and actual resources as plain frozen data.
+
+Like Chalice's ``deploy/models.py``: no I/O here. ``desired.py`` builds these from the
+topology, ``reader.py`` builds them from what AWS reports, ``planner.py`` diffs the two.
+
+A resource is identified by ``(kind, account, name)``; ``props`` holds the properties we
+manage (JSON-like values; policies as parsed dicts) and ``tags`` the tags, or ``None``
+for resources whose API takes no tags (ownership then follows from our fixed names).
+
+>>> bus = Resource(EVENT_BUS, "111111111111", "global-bus", {"policy": None}, {"k": "v"})
+>>> bus.key, bus.label
+(('event_bus', '111111111111', 'global-bus'), 'event bus global-bus')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra_bootstrap import names
+
+IAM_ROLE = "iam_role"
+SQS_QUEUE = "sqs_queue"
+LOG_GROUP = "log_group"
+LOGS_RESOURCE_POLICY = "logs_resource_policy"
+DYNAMODB_TABLE = "dynamodb_table"
+EVENT_BUS = "event_bus"
+ARCHIVE = "archive"
+RULE = "rule"
+SUBSCRIPTION_RULE = "subscription_rule"
+LAMBDA_PERMISSION = "lambda_permission"
+INVOKE_CONFIG = "invoke_config"
+
+# Creation order; deletions run in the reverse order. Every reference points to an
+# earlier phase: roles and queues before the targets naming them, buses before their
+# rules and archive, log groups before log targets, rules before the Lambda permission
+# naming their ARN.
+PHASES: tuple[str, ...] = (
+    IAM_ROLE, SQS_QUEUE, LOG_GROUP, LOGS_RESOURCE_POLICY, DYNAMODB_TABLE, EVENT_BUS,
+    ARCHIVE, RULE, SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG,
+)
+# What `create` / `verify` manage, what `subscribe` manages, and what `destroy` sweeps.
+INFRA_KINDS = frozenset(PHASES[:8])
+SUBSCRIPTION_KINDS = frozenset({SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG})
+DESTROY_KINDS = INFRA_KINDS | {SUBSCRIPTION_RULE}
+
+_LABELS = {
+    IAM_ROLE: "IAM role", SQS_QUEUE: "SQS queue", LOG_GROUP: "log group",
+    LOGS_RESOURCE_POLICY: "Logs resource policy", DYNAMODB_TABLE: "DynamoDB table",
+    EVENT_BUS: "event bus", ARCHIVE: "archive", RULE: "rule",
+    SUBSCRIPTION_RULE: "subscription rule", LAMBDA_PERMISSION: "Lambda permission",
+    INVOKE_CONFIG: "event invoke config",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource, desired or actual.
+
+    Rules are named ``<bus>/<rule>`` (rule names are unique per bus), Lambda permissions
+    ``<function>/<statement id>``; every other kind by its own AWS name.
+    """
+
+    kind: str
+    account: str
+    name: str
+    props: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.account, self.name)
+
+    @property
+    def label(self) -> str:
+        return f"{_LABELS[self.kind]} {self.name}"
+
+    def owned_by(self, stage: str) -> bool:
+        """Ours to update or delete: tagged with the stage, or untaggable with our name.
+
+        The reader only reports untaggable resources under the fixed names we give them.
+        """
+        if self.tags is None:
+            return True
+        wanted = names.tags(stage)
+        return all(self.tags.get(k) == v for k, v in wanted.items())
+
+
+def rule_name(bus: str, rule: str) -> str:
+    """The ``name`` of a rule resource.
+
+    >>> rule_name("global-bus", "log-all-events")
+    'global-bus/log-all-events'
+    """
+    return f"{bus}/{rule}"
+
+
+def split_rule_name(name: str) -> tuple[str, str]:
+    bus, _, rule = name.partition("/")
+    return bus, rule

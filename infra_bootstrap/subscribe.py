@@ -1,0 +1,177 @@
+"""`subscribe`: wire each declared subscription to its deployed function (issue 3 §5).
+
+For each subscription of a service, on that service's local bus: a rule with the
+declared pattern targeting the function (explicit RetryPolicy, DeadLetterConfig = the
+service's DLQ), the Lambda permission for events.amazonaws.com limited to that rule's
+ARN, and the function's async-invoke configuration (maximum retries, on-failure
+destination = the service's DLQ). Rules of subscriptions that no longer exist are
+removed. Same resource model, planner and executor as `create`; idempotent.
+
+>>> subscribe(stage, sessions, {"delivery-service": {"on_order_created": arn}})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from infra_bootstrap import names
+from infra_bootstrap import resources as r
+from infra_bootstrap.desired import EVENTS_SERVICE, RETRY_POLICY
+from infra_bootstrap.errors import UsageError
+from infra_bootstrap.executor import execute
+from infra_bootstrap.planner import Call, plan
+from infra_bootstrap.reader import read_actual
+from infra_bootstrap.resources import Resource, rule_name
+from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.topology import Service, Stage
+
+# Lambda async invoke: retry a failed handler twice (Lambda's maximum), keep trying for
+# up to 6 hours (the maximum event age), then send the event to the service's DLQ.
+# Source: Lambda API reference, PutFunctionEventInvokeConfig.
+MAX_RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE_SECONDS = 21600
+
+
+class SubscriptionLike(Protocol):
+    """What we need of ``backbone.subscriptions.Subscription``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def event_pattern(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    calls: list[Call]
+    applied: bool
+
+    @property
+    def changed(self) -> bool:
+        return any(c.mutating for c in self.calls)
+
+
+def desired_subscriptions(stage: Stage, service: Service,
+                          subscriptions: Iterable[SubscriptionLike],
+                          function_arns: Mapping[str, str]) -> list[Resource]:
+    """Pure: the rule, permission and invoke config of each subscription of ``service``.
+
+    ``function_arns`` maps each subscription name to its deployed function's ARN.
+    """
+    bus = names.local_bus(service.name)
+    dlq_arn = names.queue_arn(stage.region, service.account, names.service_dlq(service.name))
+    tags = names.tags(stage.name)
+    out: list[Resource] = []
+    for sub in subscriptions:
+        arn = function_arns.get(sub.name)
+        if arn is None:
+            raise UsageError(f"service {service.name}: subscription {sub.name} has no "
+                             "deployed function (deploy the service first)")
+        function_account, function_name = _parse_function_arn(arn)
+        if function_account != service.account:
+            raise UsageError(f"service {service.name}: function {arn} is in account "
+                             f"{function_account}, not the service's {service.account}")
+        rule = names.subscription_rule_name(service.name, sub.name)
+        rule_arn = names.rule_arn(stage.region, service.account, bus, rule)
+        out.append(Resource(r.SUBSCRIPTION_RULE, service.account, rule_name(bus, rule), {
+            "bus": bus, "rule": rule, "pattern": dict(sub.event_pattern),
+            "description": f"Subscription {sub.name} of {service.name}",
+            "targets": ({"Id": names.SUBSCRIPTION_TARGET_ID, "Arn": arn,
+                         "RetryPolicy": dict(RETRY_POLICY),
+                         "DeadLetterConfig": {"Arn": dlq_arn}},),
+        }, tags))
+        sid = names.subscription_permission_sid(sub.name)
+        out.append(Resource(r.LAMBDA_PERMISSION, service.account, f"{function_name}/{sid}", {
+            "function_name": function_name, "statement_id": sid,
+            "principal": EVENTS_SERVICE, "action": "lambda:InvokeFunction",
+            "source_arn": rule_arn,
+        }, None))
+        out.append(Resource(r.INVOKE_CONFIG, service.account, function_name, {
+            "function_name": function_name,
+            "maximum_retry_attempts": MAX_RETRY_ATTEMPTS,
+            "maximum_event_age": MAX_EVENT_AGE_SECONDS,
+            "on_failure": dlq_arn,
+        }, None))
+    return out
+
+
+def subscribe(stage: Stage, sessions: AccountSessions,
+              function_arns: Mapping[str, Mapping[str, str]], *,
+              subscriptions: Mapping[str, Sequence[SubscriptionLike]] | None = None,
+              dry_run: bool = False,
+              on_call: Callable[[Call], None] | None = None) -> SubscribeResult:
+    """Wire the subscriptions of the services in ``function_arns`` (service -> name -> ARN).
+
+    ``subscriptions`` (service -> declared subscriptions) defaults to importing each
+    service's Chalice app. With ``dry_run`` the calls are planned, not run.
+    """
+    services = [stage.service(name) for name in function_arns]
+    if subscriptions is None:
+        subscriptions = {s.name: declared_subscriptions(s.name) for s in services}
+    desired: list[Resource] = []
+    for service in services:
+        desired += desired_subscriptions(stage, service, subscriptions.get(service.name, ()),
+                                         function_arns[service.name])
+    in_scope = {(s.account, names.local_bus(s.name)) for s in services}
+    # Every deployed function of the services is read, so that the permission of a
+    # subscription that is gone is removed too (its statement id is ours); the invoke
+    # config of a function is only ours while it is a subscription.
+    deployed: dict[str, set[str]] = {}
+    for service in services:
+        for arn in function_arns[service.name].values():
+            account, function = _parse_function_arn(arn)
+            deployed.setdefault(account, set()).add(function)
+    subscribed = {(d.account, d.name) for d in desired if d.kind == r.INVOKE_CONFIG}
+    actual = [a for a in read_actual(stage, sessions, desired, kinds=r.SUBSCRIPTION_KINDS,
+                                     functions=deployed)
+              if (a.kind != r.SUBSCRIPTION_RULE or (a.account, a.props["bus"]) in in_scope)
+              and (a.kind != r.INVOKE_CONFIG or (a.account, a.name) in subscribed)]
+    calls = plan(desired, actual, stage=stage.name, kinds=r.SUBSCRIPTION_KINDS)
+    if dry_run:
+        return SubscribeResult(calls, applied=False)
+    return SubscribeResult(execute(calls, sessions, on_call=on_call), applied=True)
+
+
+def declared_subscriptions(service: str) -> tuple[SubscriptionLike, ...]:
+    """Import the service's Chalice app and return its declared subscriptions."""
+    from backbone.subscriptions import subscriptions_of
+    from infra_bootstrap.service_apps import load_app
+
+    return tuple(subscriptions_of(load_app(service)))
+
+
+def deployed_function_arns(stage: Stage, service: str,
+                           service_dir: Path | None = None) -> dict[str, str]:
+    """Function name -> ARN from Chalice's ``.chalice/deployed/<stage>.json``.
+
+    Chalice records each deployed resource there as ``{"name": ..., "resource_type":
+    "lambda_function", "lambda_arn": ...}`` under ``resources``.
+    """
+    if service_dir is None:
+        from infra_bootstrap.service_apps import service_dir as find_dir
+
+        service_dir = find_dir(service)
+    path = Path(service_dir) / ".chalice" / "deployed" / f"{stage.name}.json"
+    if not path.exists():
+        raise UsageError(f"service {service}: no deployed state {path}: run `chalice deploy "
+                         f"--stage {stage.name}` in {service_dir} first")
+    try:
+        deployed = json.loads(path.read_text(encoding="utf-8"))
+        return {res["name"]: res["lambda_arn"] for res in deployed.get("resources", [])
+                if res.get("resource_type") == "lambda_function"}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"service {service}: {path} is not Chalice deployed state: "
+                         f"{exc}") from None
+
+
+def _parse_function_arn(arn: str) -> tuple[str, str]:
+    """``arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`` -> account, name."""
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        raise UsageError(f"{arn} is not a Lambda function ARN")
+    return parts[4], parts[6]

@@ -1,0 +1,295 @@
+"""subscribe: rules on the service's local bus feeding its deployed functions (issue 3 §5)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from infra_bootstrap import bootstrap, names
+from infra_bootstrap import subscribe as subscribing
+from infra_bootstrap.cli import main
+from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.topology import Stage, load_stage
+from tests.component.test_bootstrap import (  # noqa: F401 (fixtures)
+    ApiCalls,
+    api_calls,
+    one_botocore_loader,
+)
+
+REGION = "eu-west-1"
+ORDER, DELIVERY = "222222222222", "333333333333"
+TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
+
+
+@dataclass(frozen=True)
+class FakeSubscription:
+    name: str
+    event_pattern: dict[str, Any] = field(default_factory=dict)
+
+
+ORDER_CREATED = FakeSubscription(
+    "on_order_created", {"source": ["order-service"], "detail-type": ["Order.Created"]})
+ORDER_AUDIT = FakeSubscription("on_any_order", {"source": ["order-service"]})
+DELIVERY_UPDATED = FakeSubscription(
+    "on_delivery_updated", {"source": ["delivery-service"], "detail-type": ["Delivery.Updated"]})
+DECLARED = {"delivery-service": (ORDER_CREATED, ORDER_AUDIT),
+            "order-service": (DELIVERY_UPDATED,)}
+ACCOUNTS = {"delivery-service": DELIVERY, "order-service": ORDER}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+def _deploy(sessions: AccountSessions, service: str, subscriptions: Any) -> dict[str, str]:
+    """Stand-in for `chalice deploy`: one function per subscription, ARNs by name."""
+    account = ACCOUNTS[service]
+    iam = sessions.client(account, "iam")
+    role = iam.create_role(RoleName=f"{service}-test", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    arns = {}
+    for sub in subscriptions:
+        function = names.lambda_function_name(service, "test", sub.name)
+        arns[sub.name] = sessions.client(account, "lambda").create_function(
+            FunctionName=function, Runtime="python3.12", Role=role, Handler="app.handler",
+            Code={"ZipFile": _zip()})["FunctionArn"]
+    return arns
+
+
+@pytest.fixture
+def stage(aws: None, topology_file: Path) -> Stage:
+    stage = load_stage("test", topology_file)
+    bootstrap.apply(stage, AccountSessions(stage))
+    return stage
+
+
+@pytest.fixture
+def sessions(stage: Stage) -> AccountSessions:
+    return AccountSessions(stage)
+
+
+@pytest.fixture
+def deployed(stage: Stage, sessions: AccountSessions) -> dict[str, dict[str, str]]:
+    return {service: _deploy(sessions, service, subs) for service, subs in DECLARED.items()}
+
+
+def _run(stage: Stage, arns: dict[str, dict[str, str]], declared: Any = None,
+         **kwargs: Any) -> subscribing.SubscribeResult:
+    return subscribing.subscribe(stage, AccountSessions(stage), arns,
+                                 subscriptions=declared or DECLARED, **kwargs)
+
+
+def test_each_subscription_gets_rule_target_permission_and_invoke_config(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]]) -> None:
+    result = _run(stage, deployed)
+
+    assert result.changed
+    events = sessions.client(DELIVERY, "events")
+    bus = "local-bus-delivery-service"
+    rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
+    assert set(rules) == {"log-all-events", "sub-on_order_created", "sub-on_any_order"}
+    rule = rules["sub-on_order_created"]
+    assert json.loads(rule["EventPattern"]) == ORDER_CREATED.event_pattern
+    assert {t["Key"]: t["Value"] for t in events.list_tags_for_resource(
+        ResourceARN=rule["Arn"])["Tags"]} == TAGS
+    dlq = f"arn:aws:sqs:{REGION}:{DELIVERY}:delivery-service-handler-dlq"
+    function_arn = deployed["delivery-service"]["on_order_created"]
+    assert events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"] == [{
+        "Id": "function", "Arn": function_arn,
+        "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+        "DeadLetterConfig": {"Arn": dlq}}]
+
+    lam = sessions.client(DELIVERY, "lambda")
+    function = "delivery-service-test-on_order_created"
+    [statement] = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
+    assert statement["Sid"] == "backbone-on_order_created"
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert list(statement["Condition"]["ArnLike"].values()) == [rule["Arn"]]
+    config = lam.get_function_event_invoke_config(FunctionName=function)
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 21600
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": dlq}}
+
+    order_rules = [r["Name"] for r in sessions.client(ORDER, "events").list_rules(
+        EventBusName="local-bus-order-service")["Rules"]]
+    assert sorted(order_rules) == ["log-all-events", "sub-on_delivery_updated"]
+
+
+def test_second_run_changes_nothing(stage: Stage, deployed: dict[str, dict[str, str]],
+                                    api_calls: ApiCalls) -> None:  # noqa: F811
+    _run(stage, deployed)
+    api_calls.calls.clear()
+
+    result = _run(stage, deployed)
+
+    assert not result.changed
+    assert api_calls.mutating == []
+
+
+def test_bootstrap_create_and_verify_leave_subscriptions_alone(
+        stage: Stage, deployed: dict[str, dict[str, str]]) -> None:
+    _run(stage, deployed)
+
+    assert bootstrap.verify(stage, AccountSessions(stage)).ok
+    assert not bootstrap.apply(stage, AccountSessions(stage)).changed
+    assert not _run(stage, deployed).changed
+
+
+def test_a_subscription_no_longer_declared_loses_its_rule(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]]) -> None:
+    _run(stage, deployed)
+    events = sessions.client(DELIVERY, "events")
+    bus = "local-bus-delivery-service"
+    events.put_rule(Name="sub-handmade", EventBusName=bus,
+                    EventPattern=json.dumps({"source": ["x"]}))
+
+    result = _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)})
+
+    assert [c.description for c in result.calls if c.mutating] == [
+        "remove Lambda permission delivery-service-test-on_any_order/backbone-on_any_order",
+        "remove targets function from subscription rule "
+        "local-bus-delivery-service/sub-on_any_order",
+        "delete subscription rule local-bus-delivery-service/sub-on_any_order"]
+    assert sorted(r["Name"] for r in events.list_rules(EventBusName=bus)["Rules"]) == [
+        "log-all-events", "sub-handmade", "sub-on_order_created"]
+    lam = sessions.client(DELIVERY, "lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_policy(FunctionName="delivery-service-test-on_any_order")
+    # Its async-invoke settings stay: they are the function's, harmless without a rule.
+    assert lam.get_function_event_invoke_config(
+        FunctionName="delivery-service-test-on_any_order")["MaximumRetryAttempts"] == 2
+    assert not _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)}).changed
+
+
+def test_dry_run_plans_without_changing_anything(stage: Stage,
+                                                 deployed: dict[str, dict[str, str]],
+                                                 api_calls: ApiCalls) -> None:  # noqa: F811
+    result = _run(stage, deployed, dry_run=True)
+
+    assert not result.applied
+    assert {c.api_name for c in result.calls} == {
+        "events:PutRule", "events:PutTargets", "lambda:AddPermission",
+        "lambda:PutFunctionEventInvokeConfig"}
+    assert api_calls.mutating == []
+
+
+def test_only_the_services_asked_for_are_touched(stage: Stage, sessions: AccountSessions,
+                                                 deployed: dict[str, dict[str, str]]) -> None:
+    _run(stage, deployed)
+
+    result = _run(stage, {"order-service": deployed["order-service"]},
+                  {"order-service": ()})
+
+    assert [c.operation for c in result.calls] == [
+        "remove_permission", "remove_targets", "delete_rule"]
+    assert len(sessions.client(DELIVERY, "events").list_rules(
+        EventBusName="local-bus-delivery-service", NamePrefix="sub-")["Rules"]) == 2
+
+
+def test_destroy_also_sweeps_subscription_rules(stage: Stage, sessions: AccountSessions,
+                                                deployed: dict[str, dict[str, str]]) -> None:
+    _run(stage, deployed)
+
+    bootstrap.destroy(stage, AccountSessions(stage))
+
+    assert [b["Name"] for b in sessions.client(DELIVERY, "events").list_event_buses()[
+        "EventBuses"]] == ["default"]
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def _write_deployed(directory: Path, stage: str, arns: dict[str, str]) -> None:
+    """Chalice's deployed state: .chalice/deployed/<stage>.json."""
+    path = directory / ".chalice" / "deployed" / f"{stage}.json"
+    path.parent.mkdir(parents=True)
+    resources: list[dict[str, Any]] = [
+        {"name": "default-role", "resource_type": "iam_role",
+         "role_arn": "arn:aws:iam::1:role/x", "role_name": "x"}]
+    resources += [{"name": name, "resource_type": "lambda_function", "lambda_arn": arn}
+                  for name, arn in arns.items()]
+    path.write_text(json.dumps({"resources": resources, "schema_version": "2.0",
+                                "backend": "api"}))
+
+
+@pytest.fixture
+def service_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    import infra_bootstrap.service_apps as service_apps
+
+    dirs = {s: tmp_path / s.replace("-", "_") for s in DECLARED}
+    for directory in dirs.values():
+        directory.mkdir()
+    monkeypatch.setattr(service_apps, "service_dir", lambda service: dirs[service])
+    monkeypatch.setattr(subscribing, "declared_subscriptions", lambda service: DECLARED[service])
+    return dirs
+
+
+def _cli(topology_file: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["subscribe", "--config", str(topology_file),
+                                     "--stage", "test", *args])
+
+
+def test_cli_reads_chalice_deployed_state(stage: Stage, topology_file: Path,
+                                          deployed: dict[str, dict[str, str]],
+                                          service_dirs: dict[str, Path]) -> None:
+    for service, directory in service_dirs.items():
+        _write_deployed(directory, "test", deployed[service])
+
+    first = _cli(topology_file)
+    second = _cli(topology_file)
+
+    assert first.exit_code == 0, first.output
+    assert "lambda:AddPermission" in first.output
+    assert "12 change(s) applied" in first.output
+    assert second.exit_code == 0, second.output
+    assert second.output.strip().endswith("subscriptions up to date, nothing changed")
+
+
+def test_cli_dry_run_for_one_service(stage: Stage, topology_file: Path,
+                                     deployed: dict[str, dict[str, str]],
+                                     service_dirs: dict[str, Path]) -> None:
+    _write_deployed(service_dirs["order-service"], "test", deployed["order-service"])
+
+    result = _cli(topology_file, "--service", "order-service", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "4 change(s) planned (dry run)" in result.output
+    assert _cli(topology_file, "--service", "order-service", "--dry-run").output == result.output
+
+
+def test_cli_without_deployed_state_says_which_deploy_to_run(
+        stage: Stage, topology_file: Path, service_dirs: dict[str, Path]) -> None:
+    result = _cli(topology_file, "--service", "delivery-service")
+
+    assert result.exit_code == 1
+    directory = service_dirs["delivery-service"]
+    assert result.stderr == (
+        f"error: service delivery-service: no deployed state "
+        f"{directory}/.chalice/deployed/test.json: run `chalice deploy --stage test` in "
+        f"{directory} first\n")
+
+
+def test_cli_with_a_subscription_not_deployed_yet(stage: Stage, topology_file: Path,
+                                                  deployed: dict[str, dict[str, str]],
+                                                  service_dirs: dict[str, Path]) -> None:
+    partial = {"on_order_created": deployed["delivery-service"]["on_order_created"]}
+    _write_deployed(service_dirs["delivery-service"], "test", partial)
+
+    result = _cli(topology_file, "--service", "delivery-service")
+
+    assert result.exit_code == 1
+    assert "on_any_order not deployed for stage test" in result.stderr
+    assert "chalice deploy --stage test" in result.stderr
