@@ -15,6 +15,8 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from infra_bootstrap.errors import AwsCallError, UsageError
@@ -25,6 +27,20 @@ ROLE_SESSION_NAME = "infra-bootstrap"
 LOCAL_BASE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # botocore's standard retry mode retries throttling with backoff before we see an error.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session that shares botocore's parsed service models with every other.
+
+    Each botocore session otherwise re-reads the JSON models (about a second per
+    account and CLI run); the loader only caches immutable model data.
+    """
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 def endpoint_url() -> str | None:
@@ -57,7 +73,7 @@ class AccountSessions:
             kwargs: dict[str, Any] = {"region_name": self.stage.region}
             if self.stage.is_local and not _has_ambient_credentials():
                 kwargs.update(LOCAL_BASE_CREDENTIALS)
-            self._base = boto3.Session(**kwargs)
+            self._base = new_session(**kwargs)
         return self._base
 
     def session(self, account: str) -> boto3.Session:
@@ -80,7 +96,7 @@ class AccountSessions:
     def _open(self, account: str) -> boto3.Session:
         how = self.stage.credentials[account]
         if how.profile is not None:
-            session = boto3.Session(profile_name=how.profile, region_name=self.stage.region)
+            session = new_session(profile_name=how.profile, region_name=self.stage.region)
             self._check_account(session, account, f"profile {how.profile}")
             return session
         if how.role_arn is not None:
@@ -91,7 +107,7 @@ class AccountSessions:
             except (botocore.exceptions.ClientError,
                     botocore.exceptions.BotoCoreError) as exc:
                 raise AwsCallError(account, "sts:AssumeRole", how.role_arn, str(exc)) from None
-            return boto3.Session(
+            return new_session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],

@@ -25,19 +25,6 @@ TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
 READ_PREFIXES = ("Describe", "List", "Get", "AssumeRole")
 
 
-_SHARED_LOADER = botocore.loaders.create_loader()
-
-
-@pytest.fixture(autouse=True)
-def one_botocore_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test speed only: every AccountSessions opens fresh boto3 sessions, and each would
-    parse botocore's JSON service models again. botocore already shares one loader (and
-    its parsed models) between all clients of a session; share it between sessions too."""
-    monkeypatch.setattr(botocore.session.Session, "_register_data_loader",
-                        lambda self: self._components.lazy_register_component(
-                            "data_loader", lambda: _SHARED_LOADER))
-
-
 class ApiCalls:
     """Every botocore API call made in the test, as (operation name, params)."""
 

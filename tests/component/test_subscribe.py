@@ -20,7 +20,6 @@ from infra_bootstrap.topology import Stage, load_stage
 from tests.component.test_bootstrap import (  # noqa: F401 (fixtures)
     ApiCalls,
     api_calls,
-    one_botocore_loader,
 )
 
 REGION = "eu-west-1"
