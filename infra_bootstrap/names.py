@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from backbone.settings import DEFAULT_METRICS_NAMESPACE
+
 PROJECT = "cross-account-backbone"
 # Tags on every resource whose API takes tags; `destroy` only touches what carries both.
 TAG_PROJECT = "backbone:project"
@@ -127,8 +129,9 @@ def subscription_permission_sid(subscription: str) -> str:
 
 # --- Chalice configuration (configure) ---------------------------------------
 
-# CloudWatch namespace of the services' EMF metrics (Powertools Metrics).
-METRICS_NAMESPACE = "Backbone"  # backbone.settings.DEFAULT_METRICS_NAMESPACE
+# CloudWatch namespace of the services' EMF metrics (Powertools Metrics): backbone owns
+# it, since the services read it without infra_bootstrap in their zip.
+METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE
 
 
 def service_app_dir(service: str) -> str:

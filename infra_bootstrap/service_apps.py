@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from infra_bootstrap import names
 from infra_bootstrap.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ _lock = threading.Lock()
 
 def service_dir(service: str) -> Path:
     """The folder of a service's Chalice project (``order-service`` -> ``order_service``)."""
-    return REPO_ROOT / service.replace("-", "_")
+    return REPO_ROOT / names.service_app_dir(service)
 
 
 def load_app(service: str) -> Any:
