@@ -1,0 +1,207 @@
+"""The local stand-in for ``chalice deploy``: each service's functions in the Lambda control plane.
+
+On AWS, ``chalice deploy`` creates an execution role and one Lambda function per
+``@app.lambda_function``; ``subscribe`` then adds the EventBridge permission and the
+async-invoke configuration to those functions. Locally the code runs in a worker process
+(``infra_bootstrap.local.worker``), but the functions must still exist in the endpoint's
+Lambda control plane (moto) so that ``subscribe``'s ``AddPermission`` and
+``PutFunctionEventInvokeConfig`` work exactly as on AWS.
+
+>>> stage = load_stage("local")                                        # doctest: +SKIP
+>>> deploy(stage, AccountSessions(stage), {"order-service": app})       # doctest: +SKIP
+{'order-service': {'on_delivery_updated': 'arn:aws:lambda:eu-west-1:222222222222:function:...'}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+from chalice.config import Config
+
+from infra_bootstrap import configure, names
+from infra_bootstrap.errors import AwsCallError
+from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.topology import Stage
+
+# Trust policy of a Chalice-created execution role.
+# Source: AWS Lambda Developer Guide, "Lambda execution role" (trust lambda.amazonaws.com).
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+# What Chalice uses when a stage sets neither lambda_timeout nor lambda_memory_size.
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """One deployed function of a service: the target of one subscription.
+
+    >>> f = local_functions(load_stage("local"), "order-service", "order-service",
+    ...                     ["on_delivery_updated"])[0]            # doctest: +SKIP
+    >>> f.function_name, f.arn                                     # doctest: +SKIP
+    ('order-service-local-on_delivery_updated',
+     'arn:aws:lambda:eu-west-1:222222222222:function:order-service-local-on_delivery_updated')
+    """
+
+    service: str
+    subscription: str
+    function_name: str
+    arn: str
+
+
+def local_functions(stage: Stage, service: str, app_name: str,
+                    subscription_names: Iterable[str]) -> tuple[LocalFunction, ...]:
+    """The functions ``chalice deploy`` would create for these subscriptions. Pure."""
+    account = stage.service(service).account
+    functions = []
+    for subscription in subscription_names:
+        function_name = names.lambda_function_name(app_name, stage.name, subscription)
+        functions.append(LocalFunction(
+            service=service, subscription=subscription, function_name=function_name,
+            arn=names.lambda_function_arn(stage.region, account, function_name)))
+    return tuple(functions)
+
+
+def function_arns(functions: Iterable[LocalFunction]) -> dict[str, dict[str, str]]:
+    """``{service: {subscription: function ARN}}``, the shape ``subscribe`` takes. Pure."""
+    result: dict[str, dict[str, str]] = {}
+    for function in functions:
+        result.setdefault(function.service, {})[function.subscription] = function.arn
+    return result
+
+
+def with_delivery_delay(stage: Stage, seconds: float | None) -> Stage:
+    """The stage with DELIVERY_DELAY_SECONDS set for every service that reads it. Pure.
+
+    >>> stage = with_delivery_delay(load_stage("local"), 0)
+    >>> stage.service("delivery-service").environment["DELIVERY_DELAY_SECONDS"]
+    '0'
+    """
+    if seconds is None:
+        return stage
+    value = f"{seconds:g}"
+    services = tuple(
+        dataclasses.replace(s, environment={**s.environment, configure.DELAY_VARIABLE: value})
+        if configure.DELAY_VARIABLE in configure.service_environment(stage, s) else s
+        for s in stage.services)
+    return dataclasses.replace(stage, services=services)
+
+
+def chalice_config(stage: Stage, service: str, project_dir: Path) -> Config:
+    """Chalice's own view of the service's config for this stage.
+
+    The stage section comes from ``configure`` (the same generator that writes
+    ``.chalice/config.json``), merged into the file on disk if there is one; Chalice's
+    ``Config`` then does its stage / function lookup chain, so the environment, timeout
+    and memory used locally are exactly those ``chalice deploy`` would use.
+    """
+    path = project_dir / ".chalice" / "config.json"
+    existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    generated = configure.service_config(stage, stage.service(service))
+    merged = configure.merge_chalice_config(existing, service, stage.name, generated.stage_config)
+    return Config(chalice_stage=stage.name,
+                  user_provided_params={"project_dir": str(project_dir)},
+                  config_from_disk=merged,
+                  default_params={"autogen_policy": True})
+
+
+def deploy_service(stage: Stage, sessions: AccountSessions, service: str,
+                   functions: Iterable[LocalFunction], config: Config,
+                   project_dir: Path) -> None:
+    """Create the execution role and every function of one service (idempotent)."""
+    account = stage.service(service).account
+    iam = sessions.client(account, "iam")
+    lam = sessions.client(account, "lambda")
+    app_name = config.app_name or service
+    role = names.lambda_execution_role_name(app_name, stage.name)
+    role_arn = names.role_arn(account, role)
+    tags = names.tags(stage.name)
+    try:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+                        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) != "EntityAlreadyExists":
+            raise AwsCallError(account, "iam:CreateRole", role, str(exc)) from None
+    # Chalice attaches iam_policy_file as the role's inline policy, named like the role.
+    policy = configure.iam_policy(stage, stage.service(service))
+    _call(account, "iam:PutRolePolicy", role, iam.put_role_policy, RoleName=role,
+          PolicyName=role, PolicyDocument=json.dumps(policy))
+    code = _placeholder_zip(project_dir)
+    for function in functions:
+        scoped = config.scope(stage.name, function.subscription)
+        spec: dict[str, Any] = {
+            "FunctionName": function.function_name,
+            "Runtime": scoped.lambda_python_version,
+            "Role": role_arn,
+            "Handler": f"app.{function.subscription}",
+            "Timeout": scoped.lambda_timeout or DEFAULT_TIMEOUT_SECONDS,
+            "MemorySize": scoped.lambda_memory_size or DEFAULT_MEMORY_MB,
+            "Environment": {"Variables": dict(scoped.environment_variables)},
+            "Tags": tags,
+        }
+        try:
+            lam.create_function(Code={"ZipFile": code}, **spec)
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) != "ResourceConflictException":
+                raise AwsCallError(account, "lambda:CreateFunction", function.function_name,
+                                   str(exc)) from None
+            spec.pop("Tags")
+            _call(account, "lambda:UpdateFunctionConfiguration", function.function_name,
+                  lam.update_function_configuration, **spec)
+
+
+def deploy(stage: Stage, sessions: AccountSessions,
+           services: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+    """Deploy every service's subscription functions; ``{service: {subscription: ARN}}``.
+
+    >>> deploy(load_stage("local"), sessions)                          # doctest: +SKIP
+    {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...'}, 'delivery-service': ...}
+    """
+    from backbone.subscriptions import subscriptions_of
+
+    from infra_bootstrap.service_apps import load_app, service_dir
+
+    deployed: list[LocalFunction] = []
+    for service in services if services is not None else [s.name for s in stage.services]:
+        app = load_app(service)
+        project_dir = service_dir(service)
+        functions = local_functions(stage, service, app.app_name,
+                                    [s.name for s in subscriptions_of(app)])
+        deploy_service(stage, sessions, service, functions,
+                       chalice_config(stage, service, project_dir), project_dir)
+        deployed.extend(functions)
+    return function_arns(deployed)
+
+
+def _placeholder_zip(project_dir: Path) -> bytes:
+    """The deployment package: the app module only (the worker runs the real code)."""
+    app_py = project_dir / "app.py"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.py", app_py.read_bytes() if app_py.exists() else b"")
+    return buffer.getvalue()
+
+
+def _call(account: str, operation: str, resource: str, method: Any, **kwargs: Any) -> Any:
+    try:
+        return method(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        raise AwsCallError(account, operation, resource, str(exc)) from None
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,37 @@
+"""The local cloud as a user meets it: `local up` in a subprocess, driven over HTTP and boto3.
+
+One cloud serves every test that asks for ``cloud`` (session scope; the tests carry
+``xdist_group("localcloud")`` so one xdist worker runs them all). Ports are free ones
+picked at start; the delivery delay is 1 s (the concurrency test needs a real delay,
+the others only wait for it once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from localcloud import DELIVERY_DELAY_SECONDS, Cloud, LocalUp
+
+
+@pytest.fixture(scope="session")
+def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUp]:
+    up = LocalUp.start("--delivery-delay", str(DELIVERY_DELAY_SECONDS),
+                       tmpdir=tmp_path_factory.mktemp("local-up"))
+    try:
+        ready = up.wait_ready()
+        assert ready == f"ready: api={up.api} aws={up.aws}"
+        yield up
+    finally:
+        up.stop()
+
+
+@pytest.fixture(scope="session")
+def _shared_cloud(local_up: LocalUp) -> Cloud:
+    return Cloud(local_up)
+
+
+@pytest.fixture
+def cloud(_shared_cloud: Cloud) -> Cloud:
+    assert _shared_cloud.up.process.poll() is None, "local up died during the tests"
+    return _shared_cloud

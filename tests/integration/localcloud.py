@@ -1,0 +1,252 @@
+"""Helpers of the integration tests: `local up` in a subprocess, seen over HTTP and boto3.
+
+Imported as ``localcloud`` (pytest puts this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-west-1"
+BUS_ACCOUNT = "111111111111"
+ORDER_ACCOUNT = "222222222222"
+DELIVERY_ACCOUNT = "333333333333"
+OUTSIDE_ACCOUNT = "444444444444"
+GLOBAL_BUS = "global-bus"
+GLOBAL_BUS_ARN = f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:event-bus/{GLOBAL_BUS}"
+ORDER_BUS = "local-bus-order-service"
+DELIVERY_BUS = "local-bus-delivery-service"
+BUS_ACCOUNTS = {GLOBAL_BUS: BUS_ACCOUNT, ORDER_BUS: ORDER_ACCOUNT, DELIVERY_BUS: DELIVERY_ACCOUNT}
+DELIVERY_DELAY_SECONDS = 1
+READY_TIMEOUT = 30.0
+EVENT_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(tmpdir: Path | None = None) -> dict[str, str]:
+    """The environment of a user with no AWS configuration at all.
+
+    ``tmpdir`` becomes TMPDIR, so service logs left by a killed `local up` stay in the
+    test's own temporary directory.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE="/nonexistent/aws-config",
+               AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+               PYTHONUNBUFFERED="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str,
+               interval: float = 0.05) -> T:
+    """Poll ``condition`` until it returns a truthy value; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass
+class LocalUp:
+    """A running ``local up`` subprocess and the lines it printed."""
+
+    process: subprocess.Popen[str]
+    api: str
+    aws: str
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    @classmethod
+    def start(cls, *args: str, tmpdir: Path | None = None) -> LocalUp:
+        aws_port, api_port = free_port(), free_port()
+        command = [sys.executable, "-m", "infra_bootstrap", "local", "up",
+                   "--aws-port", str(aws_port), "--api-port", str(api_port), *args]
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(tmpdir), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        up = cls(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
+        threading.Thread(target=up._read, daemon=True).start()
+        return up
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def next_line(self, timeout: float) -> str | None:
+        """The next stdout line, or None at EOF; fails the test after ``timeout``."""
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"local up printed nothing for {timeout:.0f} s")
+        if line is not None:
+            self.lines.append(line)
+        return line
+
+    def wait_ready(self) -> str:
+        line = self.next_line(READY_TIMEOUT)
+        if line is None:
+            self.process.wait(timeout=10)
+            stderr = self.process.stderr.read() if self.process.stderr else ""
+            pytest.fail(f"local up exited {self.process.returncode} before ready: {stderr}")
+        return line
+
+    def __enter__(self) -> LocalUp:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def child_pids(pid: int) -> set[int]:
+    """The direct children of a process (Linux /proc)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 of /proc/<pid>/stat, after the parenthesised command name.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.add(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class Cloud:
+    """The shared local cloud, seen from the outside: HTTP, boto3, the event logs."""
+
+    def __init__(self, up: LocalUp) -> None:
+        self.up = up
+        self.api = up.api
+        self.aws = up.aws
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    # HTTP
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: Mapping[str, str] | None = None) -> Response:
+        request = urllib.request.Request(self.api + path, data=body, method=method,
+                                         headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                status, raw, got = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            status, raw, got = exc.code, exc.read(), dict(exc.headers)
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return Response(status, got, parsed)
+
+    def post_order(self, order: Mapping[str, Any] | None = None) -> str:
+        body = json.dumps(order).encode() if order is not None else None
+        headers = {"Content-Type": "application/json"} if order is not None else {}
+        response = self.request("POST", "/orders", body, headers)
+        assert response.status == 201, response
+        return str(response.body["orderId"])
+
+    def order_status(self, order_id: str) -> str:
+        response = self.request("GET", f"/orders/{order_id}")
+        assert response.status == 200, response
+        return str(response.body["status"])
+
+    def wait_delivered(self, order_id: str) -> None:
+        wait_until(lambda: self.order_status(order_id) == "DELIVERED",
+                   EVENT_TIMEOUT, f"order {order_id} DELIVERED")
+
+    # boto3, as a user of an account
+    def client(self, account: str, service: str) -> Any:
+        """A client acting in ``account`` via STS AssumeRole, as the services do."""
+        key = (account, service)
+        with self._lock:
+            if key not in self._clients:
+                sts = boto3.client("sts", region_name=REGION, endpoint_url=self.aws,
+                                   aws_access_key_id="user", aws_secret_access_key="user")
+                creds = sts.assume_role(
+                    RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                    RoleSessionName="integration-test")["Credentials"]
+                self._clients[key] = boto3.client(
+                    service, region_name=REGION, endpoint_url=self.aws,
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"])
+            return self._clients[key]
+
+    def bus_log(self, bus: str) -> list[dict[str, Any]]:
+        """Every event in a bus's catch-all log group, in log order (parsed JSON)."""
+        logs = self.client(BUS_ACCOUNTS[bus], "logs")
+        events: list[dict[str, Any]] = []
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/events/backbone/{bus}")
+        for page in pages:
+            for item in page["events"]:
+                events.append(json.loads(item["message"]))
+        return events
+
+    def events_about(self, bus: str, key: str) -> list[dict[str, Any]]:
+        """The events of a bus's log whose JSON mentions ``key`` (an order id, a marker)."""
+        return [e for e in self.bus_log(bus) if key in json.dumps(e)]
+
+
+def detail_types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["detail-type"] for e in events]
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -1,0 +1,91 @@
+"""`local up` as a command: the demo, port conflicts, and stopping every process it started."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from localcloud import (
+    READY_TIMEOUT,
+    REPO_ROOT,
+    LocalUp,
+    alive,
+    child_pids,
+    clean_env,
+    free_port,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+
+
+def _local_up(*args: str, timeout: float, tmpdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infra_bootstrap", "local", "up", *args],
+                          cwd=REPO_ROOT, env=clean_env(tmpdir), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_demo_prints_one_orders_timeline_and_exits_0(tmp_path: Path) -> None:
+    aws_port, api_port = free_port(), free_port()
+    result = _local_up("--demo", "--delivery-delay", "0", "--aws-port", str(aws_port),
+                       "--api-port", str(api_port), timeout=READY_TIMEOUT + 30,
+                       tmpdir=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"ready: api=http://127.0.0.1:{api_port} aws=http://127.0.0.1:{aws_port}"
+    assert lines[1] == ("accounts: bus=111111111111 order-service=222222222222 "
+                        "delivery-service=333333333333")
+    global_rows = [line.split() for line in lines if " global-bus " in line]
+    assert [(row[3], row[4]) for row in global_rows] == [
+        ("111111111111", "Order.Created"), ("111111111111", "Delivery.Updated"),
+        ("111111111111", "Order.Updated")]
+    delays = [int(row[0]) for row in global_rows]
+    assert delays == sorted(delays) and delays[0] >= 0
+    final = json.loads("\n".join(lines[lines.index(next(
+        line for line in lines if line.startswith("GET /orders/"))) + 1:]))
+    assert final["status"] == "DELIVERED"
+
+
+def test_a_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
+    with LocalUp.start("--delivery-delay", "0", tmpdir=tmp_path) as running:
+        running.wait_ready()
+        aws_port = running.aws.rsplit(":", 1)[1]
+        api_port = running.api.rsplit(":", 1)[1]
+
+        taken_aws = _local_up("--aws-port", aws_port, "--api-port", str(free_port()),
+                              timeout=30, tmpdir=tmp_path)
+        taken_api = _local_up("--aws-port", str(free_port()), "--api-port", api_port,
+                              timeout=30, tmpdir=tmp_path)
+
+        assert taken_aws.returncode == 1
+        assert taken_aws.stderr.strip().splitlines() == [
+            f"error: port {aws_port} on 127.0.0.1 is in use (--aws-port)"]
+        assert taken_aws.stdout == ""
+        assert taken_api.returncode == 1
+        assert taken_api.stderr.strip().splitlines() == [
+            f"error: port {api_port} on 127.0.0.1 is in use (--api-port)"]
+
+        # SIGTERM: every child stops and local up exits 0.
+        workers = child_pids(running.process.pid)
+        assert len(workers) == 2
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=15) == 0
+        assert not any(alive(pid) for pid in workers)
+
+
+def test_workers_die_with_local_up_even_on_sigkill(tmp_path: Path) -> None:
+    with LocalUp.start("--delivery-delay", "0", tmpdir=tmp_path) as running:
+        running.wait_ready()
+        workers = child_pids(running.process.pid)
+        assert len(workers) == 2
+
+        running.process.send_signal(signal.SIGKILL)
+        running.process.wait(timeout=10)
+
+        wait_until(lambda: not any(alive(pid) for pid in workers), 10,
+                   "the workers to exit after local up was killed")
