@@ -172,7 +172,6 @@ def deploy(stage: Stage, sessions: AccountSessions,
     {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...'}, 'delivery-service': ...}
     """
     from backbone.subscriptions import subscriptions_of
-
     from infra_bootstrap.service_apps import load_app, service_dir
 
     deployed: list[LocalFunction] = []
