@@ -137,25 +137,34 @@ def global_bus_policy(stage: Stage) -> dict[str, Any]:
     """One statement per service account: PutEvents on the global bus, own sources only.
 
     Source: EventBridge User Guide, "Example policy: Send events to a custom bus in a
-    different account" (account root principal, `events:source` condition) and
-    "Using IAM policy conditions" (`events:source`, `aws:PrincipalOrgID`). EventBridge
-    authorizes each PutEvents entry on its own, so ``StringEquals`` on ``events:source``
-    admits exactly the listed sources and fails closed when the key is absent.
+    different account" (account root principal, ``ForAllValues:StringEquals`` on
+    ``events:source``:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-cross-account-custom-bus-source.html)
+    and "Using IAM policy conditions" (``aws:PrincipalOrgID``). ``events:source`` is a
+    multivalued key (ArrayOfString in the Service Authorization Reference for EventBridge,
+    hence the set operator in that example), so a
+    plain ``StringEquals`` would hold when *any* source of a request matched; the set
+    operator requires every source to be the account's own, and ``Null: false`` stops
+    ``ForAllValues`` from holding vacuously when the key is absent (IAM User Guide,
+    "Single-valued vs. multivalued context keys").
     """
     bus_arn = names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS)
     statements = []
     for account in dict.fromkeys(s.account for s in stage.services):
         condition: dict[str, Any] = {
-            "events:source": sorted(s.name for s in stage.services_in(account))}
+            "ForAllValues:StringEquals": {
+                "events:source": sorted(s.name for s in stage.services_in(account))},
+            "Null": {"events:source": "false"},
+        }
         if stage.organization_id:
-            condition["aws:PrincipalOrgID"] = stage.organization_id
+            condition["StringEquals"] = {"aws:PrincipalOrgID": stage.organization_id}
         statements.append({
             "Sid": f"PublishFrom{account}",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
             "Action": "events:PutEvents",
             "Resource": bus_arn,
-            "Condition": {"StringEquals": condition},
+            "Condition": condition,
         })
     return _policy(*statements)
 
@@ -163,11 +172,17 @@ def global_bus_policy(stage: Stage) -> dict[str, Any]:
 def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
     """Only the forwarding rule's role may put events on the service's local bus.
 
-    Principal = the forwarding role (EventBridge calls PutEvents with the target's role,
-    the recommended set-up for bus targets: "Permissions for event buses in Amazon
-    EventBridge"); ``aws:SourceArn`` is "the ARN of the rule that sent the event" and
-    ``aws:SourceAccount`` its account ("Using IAM policy conditions in Amazon EventBridge",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/policy-keys-eventbridge.html).
+    Principal = the forwarding role: with a RoleArn on a bus target EventBridge calls
+    PutEvents with that role ("We recommend always using IAM roles when the target of a
+    rule is an event bus", "Permissions for event buses in Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html), and
+    a role ARN principal matches the role's sessions only, narrower than the documented
+    account-root principal. ``aws:SourceArn`` is "the ARN of the rule that sent the event"
+    and ``aws:SourceAccount`` its account ("Using IAM policy conditions in Amazon
+    EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html);
+    the bus-policy example "Send events from specific rules to an Amazon EventBridge bus in
+    a different Region" (eb-event-bus-example-policy-restrict-rule.html) pins the sending
+    rule with ``ArnEquals`` on ``aws:SourceArn``, on a path that always uses a role.
     """
     rule = names.forward_rule_name(service.name)
     return _policy({
@@ -257,23 +272,35 @@ def service_dlq_policy(stage: Stage, service: Service) -> dict[str, Any]:
 def logs_resource_policy(stage: Stage, account: str) -> dict[str, Any]:
     """One Logs resource policy per account: our logging rules may write our log groups.
 
-    Source: EventBridge User Guide, "Using resource-based policies for Amazon EventBridge",
-    CloudWatch Logs permissions (principals events.amazonaws.com and
-    delivery.logs.amazonaws.com, CreateLogStream + PutLogEvents, ``aws:SourceArn`` = the
-    rule ARN); CloudWatch Logs API reference, PutResourcePolicy (supports
-    ``aws:SourceArn`` and ``aws:SourceAccount``).
+    Principals, actions and resource follow EventBridge User Guide, "Using resource-based
+    policies for Amazon EventBridge", CloudWatch Logs permissions (events.amazonaws.com and
+    delivery.logs.amazonaws.com; logs:CreateLogStream and logs:PutLogEvents;
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-cloudwatchlogs-permissions).
+    That example has no condition. EventBridge puts the rule ARN in the request context of
+    PutLogEvents only, not of CreateLogStream, so the two actions are two statements and
+    only PutLogEvents carries ``aws:SourceArn`` (which also pins the account): one statement
+    conditioning both would deny CreateLogStream and no event would ever be written. Source:
+    aws-samples/serverless-patterns, eventbridge-cloudwatch/template.yaml, fixed in PR #618
+    ("The conditional ARN for the Rule only applies to logs:PutLogEvents"). Creating a
+    stream without writing to it is all the unconditioned statement allows, and only in
+    this project's event log groups.
     """
     buses = ([names.GLOBAL_BUS] if account == stage.bus_account else []) + [
         names.local_bus(s.name) for s in stage.services_in(account)]
     rules = [names.rule_arn(stage.region, account, bus, names.LOG_ALL_RULE) for bus in buses]
+    principal = {"Service": [EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]}
+    log_groups = names.event_log_groups_arn_pattern(stage.region, account)
     return _policy({
-        "Sid": "EventBridgeToEventLogs",
+        "Sid": "EventBridgeCreatesEventLogStreams",
         "Effect": "Allow",
-        "Principal": {"Service": [EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]},
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": names.event_log_groups_arn_pattern(stage.region, account),
-        "Condition": {
-            "StringEquals": {"aws:SourceAccount": account},
-            "ArnEquals": {"aws:SourceArn": rules},
-        },
+        "Principal": principal,
+        "Action": "logs:CreateLogStream",
+        "Resource": log_groups,
+    }, {
+        "Sid": "EventBridgeRulesWriteEventLogs",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "logs:PutLogEvents",
+        "Resource": log_groups,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
     })

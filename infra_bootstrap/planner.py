@@ -299,6 +299,13 @@ def _table_create(d: Resource) -> list[Call]:
           f"{d.props['ttl_attribute']}", TableName=d.name,
           TimeToLiveSpecification={"Enabled": True, "AttributeName": d.props["ttl_attribute"]})
     if d.props["point_in_time_recovery"]:
+        # A table just ACTIVE may still be enabling continuous backups, and
+        # UpdateContinuousBackups then fails with ContinuousBackupsUnavailableException
+        # ("Backups are being enabled for the table"; DynamoDB API reference,
+        # UpdateContinuousBackups errors): wait for ContinuousBackupsStatus ENABLED first.
+        p.add("dynamodb", f"{WAIT_PREFIX}continuous_backups_enabled",
+              f"wait until backups of {d.label} are available", mutating=False,
+              TableName=d.name)
         p.add("dynamodb", "update_continuous_backups",
               f"turn on point-in-time recovery of {d.label}", TableName=d.name,
               PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})

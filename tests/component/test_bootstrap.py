@@ -97,7 +97,8 @@ def test_create_builds_the_bus_account(created: Path, clients: Any) -> None:
     assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"])
             for s in policy["Statement"]] == [
         ({"AWS": f"arn:aws:iam::{account}:root"}, "events:PutEvents", bus["Arn"],
-         {"StringEquals": {"events:source": [source]}})
+         {"ForAllValues:StringEquals": {"events:source": [source]},
+          "Null": {"events:source": "false"}})
         for account, source in ((ORDER, "order-service"), (DELIVERY, "delivery-service"))]
     assert _event_tags(events, bus["Arn"]) == TAGS
 
@@ -155,8 +156,10 @@ def test_create_builds_the_bus_account(created: Path, clients: Any) -> None:
         "/aws/events/backbone/global-bus", 7)
     [resource_policy] = logs.describe_resource_policies()["resourcePolicies"]
     document = json.loads(resource_policy["policyDocument"])
-    assert document["Statement"][0]["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": BUS},
+    assert [s["Action"] for s in document["Statement"]] == [
+        "logs:CreateLogStream", "logs:PutLogEvents"]
+    assert "Condition" not in document["Statement"][0]
+    assert document["Statement"][1]["Condition"] == {
         "ArnEquals": {"aws:SourceArn": [rules["log-all-events"]["Arn"]]}}
 
 

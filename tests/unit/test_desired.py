@@ -8,6 +8,7 @@ from collections import Counter
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.desired import CATCH_ALL_PATTERN, RETRY_POLICY, desired_resources
+from infra_bootstrap.local.policy import Decision, Principal, evaluate
 from infra_bootstrap.resources import Resource
 from infra_bootstrap.topology import Stage, load_stage, parse_stage
 
@@ -77,8 +78,25 @@ def test_global_bus_policy_lets_each_account_publish_only_its_own_sources() -> N
          "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
          "Action": "events:PutEvents",
          "Resource": f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus",
-         "Condition": {"StringEquals": {"events:source": [source]}}}
+         "Condition": {"ForAllValues:StringEquals": {"events:source": [source]},
+                       "Null": {"events:source": "false"}}}
         for account, source in ((ORDER, "order-service"), (DELIVERY, "delivery-service"))]}
+
+
+def test_global_bus_policy_denies_a_batch_mixing_an_own_and_a_foreign_source() -> None:
+    # events:source is multivalued: every source of the request must be the account's own,
+    # and a request without the key must not pass vacuously.
+    policy = _get(desired_resources(_stage()), r.EVENT_BUS, BUS, "global-bus").props["policy"]
+    bus = f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus"
+
+    def decide(context: dict) -> Decision:
+        return evaluate(policy, principal=Principal(account=ORDER), action="events:PutEvents",
+                        resource=bus, context=context)
+
+    assert decide({"events:source": ["order-service"]}) is Decision.ALLOW
+    assert decide({"events:source": ["order-service", "delivery-service"]}) \
+        is Decision.IMPLICIT_DENY
+    assert decide({}) is Decision.IMPLICIT_DENY
 
 
 def test_organization_id_adds_principal_org_condition() -> None:
@@ -86,7 +104,8 @@ def test_organization_id_adds_principal_org_condition() -> None:
     policy = _get(desired_resources(stage), r.EVENT_BUS, BUS, "global-bus").props["policy"]
 
     for statement in policy["Statement"]:
-        assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij"
+        assert statement["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-abcdefghij"}
+        assert statement["Condition"]["ForAllValues:StringEquals"]["events:source"]
 
 
 def test_services_sharing_an_account_share_one_statement_with_both_sources() -> None:
@@ -94,7 +113,8 @@ def test_services_sharing_an_account_share_one_statement_with_both_sources() -> 
         {"name": "a-service", "account": ORDER}, {"name": "b-service", "account": ORDER}]})
     policy = _get(desired_resources(stage), r.EVENT_BUS, BUS, "global-bus").props["policy"]
 
-    assert [s["Condition"]["StringEquals"]["events:source"] for s in policy["Statement"]] == [
+    assert [s["Condition"]["ForAllValues:StringEquals"]["events:source"]
+            for s in policy["Statement"]] == [
         ["a-service", "b-service"]]
 
 
@@ -171,15 +191,37 @@ def test_one_logs_resource_policy_per_account_conditioned_on_our_log_rules() -> 
 
     assert sorted(p.account for p in policies) == [BUS, ORDER, DELIVERY]
     bus_policy = _get(resources, r.LOGS_RESOURCE_POLICY, BUS, names.LOGS_RESOURCE_POLICY)
-    [statement] = bus_policy.props["document"]["Statement"]
-    assert statement["Principal"] == {"Service": ["events.amazonaws.com",
-                                                  "delivery.logs.amazonaws.com"]}
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert statement["Resource"] == f"arn:aws:logs:{REGION}:{BUS}:log-group:/aws/events/backbone/*"
-    assert statement["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": BUS},
-        "ArnEquals": {"aws:SourceArn": [
-            f"arn:aws:events:{REGION}:{BUS}:rule/global-bus/log-all-events"]}}
+    log_groups = f"arn:aws:logs:{REGION}:{BUS}:log-group:/aws/events/backbone/*"
+    principal = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
+    # EventBridge sends aws:SourceArn with PutLogEvents only: CreateLogStream is allowed on
+    # our log groups without it, PutLogEvents only from our logging rules.
+    assert bus_policy.props["document"]["Statement"] == [
+        {"Sid": "EventBridgeCreatesEventLogStreams", "Effect": "Allow",
+         "Principal": principal, "Action": "logs:CreateLogStream", "Resource": log_groups},
+        {"Sid": "EventBridgeRulesWriteEventLogs", "Effect": "Allow",
+         "Principal": principal, "Action": "logs:PutLogEvents", "Resource": log_groups,
+         "Condition": {"ArnEquals": {"aws:SourceArn": [
+             f"arn:aws:events:{REGION}:{BUS}:rule/global-bus/log-all-events"]}}},
+    ]
+
+
+def test_logs_policy_lets_only_our_logging_rules_put_log_events() -> None:
+    document = _get(desired_resources(_stage()), r.LOGS_RESOURCE_POLICY, ORDER,
+                    names.LOGS_RESOURCE_POLICY).props["document"]
+    stream = (f"arn:aws:logs:{REGION}:{ORDER}:log-group:/aws/events/backbone/"
+              "local-bus-order-service:log-stream:s")
+    ours = f"arn:aws:events:{REGION}:{ORDER}:rule/local-bus-order-service/log-all-events"
+    events = Principal(service="events.amazonaws.com")
+
+    def decide(action: str, context: dict) -> Decision:
+        return evaluate(document, principal=events, action=action, resource=stream,
+                        context=context)
+
+    assert decide("logs:CreateLogStream", {}) is Decision.ALLOW
+    assert decide("logs:PutLogEvents", {"aws:SourceArn": ours}) is Decision.ALLOW
+    assert decide("logs:PutLogEvents", {"aws:SourceArn": ours.replace("log-all", "x")}) \
+        is Decision.IMPLICIT_DENY
+    assert decide("logs:PutLogEvents", {}) is Decision.IMPLICIT_DENY
 
 
 def test_every_bus_logs_everything_to_its_own_log_group() -> None:
@@ -236,7 +278,7 @@ def test_all_roles_in_one_account() -> None:
     assert {x.account for x in resources} == {BUS}
     assert len({x.key for x in resources}) == len(resources)
     [logs_policy] = [x for x in resources if x.kind == r.LOGS_RESOURCE_POLICY]
-    assert len(logs_policy.props["document"]["Statement"][0]["Condition"]["ArnEquals"][
+    assert len(logs_policy.props["document"]["Statement"][1]["Condition"]["ArnEquals"][
         "aws:SourceArn"]) == 3
 
 

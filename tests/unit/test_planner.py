@@ -103,8 +103,16 @@ def test_waiters_are_not_mutating() -> None:
     calls = plan(_desired(), [], stage="test")
 
     assert [c.operation for c in calls if not c.mutating] == [
-        "wait:table_exists", "wait:table_exists"]
-    assert len(mutating(calls)) == len(calls) - 2
+        "wait:table_exists", "wait:continuous_backups_enabled"] * 2
+    assert len(mutating(calls)) == len(calls) - 4
+
+
+def test_point_in_time_recovery_waits_for_backups_to_be_available() -> None:
+    calls = plan(_desired(), [], stage="test")
+
+    assert _index(calls, "wait:table_exists", TableName="order-service-state") \
+        < _index(calls, "wait:continuous_backups_enabled", TableName="order-service-state") \
+        < _index(calls, "update_continuous_backups", TableName="order-service-state")
 
 
 def test_pattern_drift_is_an_in_place_put_rule_without_tags() -> None:
