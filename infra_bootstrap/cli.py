@@ -49,7 +49,15 @@ def stage_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Build, check and run the cross-account event backbone."""
+    """Build, check and run the cross-account event backbone.
+
+    \b
+    On this machine, no AWS account:
+      python -m infra_bootstrap local up --demo
+    On AWS, per stage of topology.toml (`--stage NAME`):
+      plan -> create -> configure -> `chalice deploy` per service -> subscribe -> verify
+    (scripts/deploy STAGE runs that sequence). Every command takes --help.
+    """
 
 
 def _register() -> None:

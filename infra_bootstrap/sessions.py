@@ -24,6 +24,9 @@ from infra_bootstrap.topology import Stage
 
 ROLE_SESSION_NAME = "infra-bootstrap"
 # The local cloud accepts any key; real AWS never sees these.
+# The default port of `local up`'s AWS endpoint (local/endpoint.py DEFAULT_PORT), named here
+# so the CLI's refusal does not import the local cloud.
+LOCAL_AWS_PORT = 4566
 LOCAL_BASE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # botocore's standard retry mode retries throttling with backoff before we see an error.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -53,7 +56,8 @@ def require_endpoint_for_local(stage: Stage) -> None:
     if stage.is_local and endpoint_url() is None:
         raise UsageError(
             "stage local needs the local cloud: start it with `python -m infra_bootstrap "
-            "local up` (or set AWS_ENDPOINT_URL to a running emulator)"
+            "local up` (it creates and subscribes everything itself), or point this command "
+            f"at one already running with AWS_ENDPOINT_URL=http://127.0.0.1:{LOCAL_AWS_PORT}"
         )
 
 

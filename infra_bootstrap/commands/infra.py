@@ -70,7 +70,7 @@ def plan(stage: Stage, as_json: bool) -> None:
         click.echo(f"stage {stage.name}: {len(mutating(calls))} change(s) planned")
 
 
-@click.command()
+@click.command(short_help="Create or repair every resource of the stage (idempotent).")
 @stage_options
 def create(stage: Stage) -> None:
     """Create or repair every resource of the stage (a second run changes nothing)."""
@@ -86,7 +86,7 @@ def create(stage: Stage) -> None:
                f"{len(accounts)} account(s)")
 
 
-@click.command()
+@click.command(short_help="Check for drift and policy findings; exit 1 if any.")
 @stage_options
 @click.pass_context
 def verify(ctx: click.Context, stage: Stage) -> None:
@@ -125,7 +125,7 @@ def destroy(stage: Stage, yes: bool) -> None:
     click.echo(f"stage {stage.name}: destroyed ({len(mutating(done))} call(s))")
 
 
-@click.command()
+@click.command(short_help="Wire declared subscriptions to their deployed functions.")
 @stage_options
 @click.option("--service", "service_names", multiple=True, metavar="NAME",
               help="Only this service (repeatable; default: every service).")

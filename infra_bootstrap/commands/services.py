@@ -21,7 +21,7 @@ from infra_bootstrap.topology import Credentials, Stage
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-@click.command()
+@click.command(short_help="Write each service's Chalice config and IAM policy file.")
 @stage_options
 def configure(stage: Stage) -> None:
     """Write each service's .chalice/config.json stage and policy-<stage>.json."""
@@ -33,7 +33,7 @@ def configure(stage: Stage) -> None:
         click.echo(f"stage {stage.name}: every service's Chalice configuration is up to date")
 
 
-@click.command()
+@click.command(short_help="List the stage's services, or export one's credentials.")
 @click.option("--shell-env", "shell_env", metavar="SERVICE", default=None,
               help="Print shell `export` lines giving SERVICE's account credentials and "
                    "region (for `chalice deploy`), instead of the list.")

@@ -126,3 +126,28 @@ def test_stage_local_without_endpoint_says_how_to_start_the_local_cloud() -> Non
     assert code == 1
     assert len(stderr.splitlines()) == 1
     assert "python -m infra_bootstrap local up" in stderr
+    assert "AWS_ENDPOINT_URL=http://127.0.0.1:4566" in stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "create", "verify", "destroy", "subscribe",
+                                     "configure", "services", "local"])
+def test_every_command_has_help(command: str) -> None:
+    code, stdout, _ = _run([command, "--help"])
+
+    assert code == 0
+    assert stdout.startswith(f"Usage: main {command} [OPTIONS]")
+
+
+def test_top_level_help_lists_every_command_and_the_aws_sequence() -> None:
+    code, stdout, _ = _run(["-h"])
+
+    assert code == 0
+    assert "create -> configure -> `chalice deploy` per service -> subscribe -> verify" \
+        in stdout
+    commands = stdout.split("Commands:\n", 1)[1].splitlines()
+    names = [line.split()[0] for line in commands]
+    assert names == ["configure", "create", "destroy", "local", "plan", "services",
+                     "subscribe", "verify"]
+    # Short helps fit an 80-column terminal (click cuts longer ones with "...").
+    ours = [line for line in commands if line.split()[0] != "local"]
+    assert not [line for line in ours if line.endswith("...")], ours
