@@ -9,6 +9,8 @@ and transient errors with backoff; what still fails ends the run with an
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,25 +36,53 @@ CUSTOM_WAITERS: dict[str, dict[str, Any]] = {
 }
 
 
+# IAM is eventually consistent: for some seconds after a role is created, another
+# service's resource-policy API (here: the local bus policy naming the forwarding role
+# of the bus account) can refuse it as "an invalid principal". Retrying is the only
+# cure. Reports: hashicorp/terraform-provider-aws#41617 (Lambda AddPermission),
+# #42933 (DynamoDB PutResourcePolicy), boto/boto3#3206 (Secrets Manager).
+PRINCIPAL_PROPAGATION_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 15, 30)
+_INVALID_PRINCIPAL = re.compile(
+    r"invalid principal|principal was invalid|principal .*does not exist", re.IGNORECASE)
+
+
 def execute(calls: Iterable[Call], sessions: AccountSessions, *,
-            on_call: Callable[[Call], None] | None = None) -> list[Call]:
+            on_call: Callable[[Call], None] | None = None,
+            sleep: Callable[[float], None] = time.sleep) -> list[Call]:
     """Run ``calls`` in order; return those that ran. ``on_call`` is told before each."""
     done: list[Call] = []
     for call in calls:
         if on_call is not None:
             on_call(call)
         client = sessions.client(call.account, call.service)
-        try:
-            if call.operation.startswith(WAIT_PREFIX):
-                waiter = _waiter(client, call.service, call.operation.removeprefix(WAIT_PREFIX))
-                waiter.wait(**call.params, WaiterConfig=WAITER_CONFIG)
-            else:
-                getattr(client, call.operation)(**call.params)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise AwsCallError(call.account, call.api_name, call.resource,
-                               _one_line(str(exc))) from None
+        for delay in (*PRINCIPAL_PROPAGATION_DELAYS, None):
+            try:
+                _run(client, call)
+                break
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                if delay is None or not _principal_not_yet_visible(exc):
+                    raise AwsCallError(call.account, call.api_name, call.resource,
+                                       _one_line(str(exc))) from None
+                sleep(delay)
         done.append(call)
     return done
+
+
+def _run(client: Any, call: Call) -> None:
+    if call.operation.startswith(WAIT_PREFIX):
+        waiter = _waiter(client, call.service, call.operation.removeprefix(WAIT_PREFIX))
+        waiter.wait(**call.params, WaiterConfig=WAITER_CONFIG)
+    else:
+        getattr(client, call.operation)(**call.params)
+
+
+def _principal_not_yet_visible(exc: Exception) -> bool:
+    """A 400 that refuses a policy's principal: possibly a role IAM has not propagated."""
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 400 and bool(_INVALID_PRINCIPAL.search(str(error.get("Message", ""))))
 
 
 def _waiter(client: Any, service: str, name: str) -> botocore.waiter.Waiter:

@@ -68,3 +68,50 @@ def test_a_waiter_that_never_succeeds_is_one_clear_error(dynamodb: Any) -> None:
     assert str(raised.value).startswith(
         f"account {ACCOUNT}: dynamodb:ContinuousBackupsEnabled on DynamoDB table t failed: "
         "Waiter ContinuousBackupsEnabled failed: Max attempts exceeded")
+
+
+PUT_POLICY = Call(ACCOUNT, "dynamodb", "update_continuous_backups", ENABLE_PITR.params,
+                  "a call whose policy names a role created moments ago", "DynamoDB table t")
+
+
+def test_a_principal_iam_has_not_propagated_yet_is_retried_until_visible(dynamodb: Any) -> None:
+    slept: list[float] = []
+    with Stubber(dynamodb) as stub:
+        for _ in range(2):
+            stub.add_client_error("update_continuous_backups", "ValidationException",
+                                  "Invalid principal in policy document", 400)
+        stub.add_response("update_continuous_backups", _backups("ENABLED"))
+
+        done = executor.execute([PUT_POLICY], _Sessions(dynamodb),  # type: ignore[arg-type]
+                                sleep=slept.append)
+
+        stub.assert_no_pending_responses()
+    assert done == [PUT_POLICY]
+    assert slept == list(executor.PRINCIPAL_PROPAGATION_DELAYS[:2])
+
+
+def test_a_principal_that_never_appears_fails_after_the_bounded_retries(dynamodb: Any) -> None:
+    slept: list[float] = []
+    with Stubber(dynamodb) as stub:
+        for _ in range(len(executor.PRINCIPAL_PROPAGATION_DELAYS) + 1):
+            stub.add_client_error("update_continuous_backups", "ValidationException",
+                                  "Invalid principal in policy document", 400)
+
+        with pytest.raises(AwsCallError, match="Invalid principal"):
+            executor.execute([PUT_POLICY], _Sessions(dynamodb),  # type: ignore[arg-type]
+                             sleep=slept.append)
+
+    assert slept == list(executor.PRINCIPAL_PROPAGATION_DELAYS)
+
+
+def test_other_client_errors_are_not_retried(dynamodb: Any) -> None:
+    slept: list[float] = []
+    with Stubber(dynamodb) as stub:
+        stub.add_client_error("update_continuous_backups", "AccessDeniedException",
+                              "not authorized to perform UpdateContinuousBackups", 400)
+
+        with pytest.raises(AwsCallError, match="AccessDenied"):
+            executor.execute([PUT_POLICY], _Sessions(dynamodb),  # type: ignore[arg-type]
+                             sleep=slept.append)
+
+    assert slept == []
