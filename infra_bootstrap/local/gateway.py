@@ -40,6 +40,7 @@ from infra_bootstrap.local.router import (
     evaluate_test_event,
     validate_pattern,
 )
+from infra_bootstrap.local.targets import BoundedCache
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ _INTERCEPTED = frozenset({"PutEvents", "PutRule", "TestEventPattern"})
 
 
 def caller_from_authorization(header: str | None, *, moto_account_header: str | None = None,
-                              cache: dict[tuple[str, str], Caller] | None = None) -> Caller:
+                              cache: BoundedCache | None = None) -> Caller:
     """The signing account (and role) and region of a request.
 
     Precedence as moto's own ``get_current_account``: ``MOTO_ACCOUNT_ID``, then the
@@ -65,8 +66,9 @@ def caller_from_authorization(header: str | None, *, moto_account_header: str | 
     forced = os.environ.get("MOTO_ACCOUNT_ID") or moto_account_header
     if forced:
         return Caller(forced, region)
-    if cache is not None and (access_key, region) in cache:
-        return cache[(access_key, region)]
+    cached = cache.get((access_key, region)) if cache is not None else None
+    if cached is not None:
+        return cached
     account = get_account_id_from(access_key) if access_key else DEFAULT_ACCOUNT_ID
     caller = Caller(account, region, _role_of(account, access_key))
     if cache is not None and account != DEFAULT_ACCOUNT_ID:
@@ -75,7 +77,13 @@ def caller_from_authorization(header: str | None, *, moto_account_header: str | 
 
 
 def _role_of(account: str, access_key: str) -> str | None:
-    """The IAM role ARN behind an STS AssumeRole access key, or the key's user ARN."""
+    """The principal ARN of an access key, as AWS names the caller in AccessDenied
+    messages: the assumed-role session ARN
+    (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``) for STS AssumeRole keys,
+    ``arn:aws:iam::<acct>:user/<name>`` for an IAM user's key (IAM User Guide, "IAM
+    identifiers", ARNs of STS role sessions). The session comes from moto's STS data;
+    without it (another moto version), the role ARN stands in.
+    """
     try:
         key = get_backend("iam")[account]["aws"].access_keys.get(access_key)
     except Exception:
@@ -84,9 +92,22 @@ def _role_of(account: str, access_key: str) -> str | None:
         return None
     role_arn = getattr(key, "role_arn", None)
     if role_arn:
-        return role_arn
+        return _session_arn(account, access_key) or role_arn
     user = getattr(key, "user_name", None)
     return f"arn:aws:iam::{account}:user/{user}" if user else None
+
+
+def _session_arn(account: str, access_key: str) -> str | None:
+    """The assumed-role session ARN of an STS key, from moto's STS backend."""
+    try:
+        sessions = list(get_backend("sts")[account]["aws"].assumed_roles)
+    except Exception:  # moto's STS model changed shape: fall back to the role ARN
+        return None
+    for session in reversed(sessions):
+        if getattr(session, "access_key_id", None) == access_key:
+            arn = getattr(session, "arn", None)
+            return arn if isinstance(arn, str) else None
+    return None
 
 
 def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
@@ -100,7 +121,8 @@ class Gateway:
     def __init__(self, moto_app: WsgiApp, router: Router) -> None:
         self.moto_app = moto_app
         self.router = router
-        self._callers: dict[tuple[str, str], Caller] = {}
+        # Bounded: every STS AssumeRole makes a new access key.
+        self._callers = BoundedCache()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import queue
 import re
 import threading
@@ -75,7 +76,9 @@ class EventsApiError(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed the request: the account (and role) of its access key, and its region."""
+    """Who signed the request: the account of its access key, its principal ARN (the
+    assumed-role session ARN for STS credentials, the user ARN for an IAM user's key),
+    and the region."""
 
     account: str
     region: str
@@ -131,6 +134,12 @@ class RouterConfig:
     eb_backoff_base_s: float = 1.0
     eb_backoff_cap_s: float = 300.0
     max_recorded_failures: int = 1000
+    # Back-pressure: beyond this many events queued, in delivery or waiting for a retry,
+    # PutEvents fails further entries with ThrottlingException (retryable, as on AWS)
+    # instead of letting memory grow without bound.
+    max_pending: int = 100_000
+    # Entries kept by each memo of decisions, policies and compiled patterns.
+    cache_size: int = 4096
 
 
 # --- pure request logic ---------------------------------------------------------------
@@ -197,8 +206,8 @@ def check_entry(entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, EntryE
         return None, EntryError("NotAuthorizedForSourceException", "Not authorized for the "
                                 "source.")
     try:
-        detail = json.loads(entry["Detail"])
-    except ValueError:
+        detail = json.loads(entry["Detail"], parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):
         detail = None
     if not isinstance(detail, dict):
         # Detail: "A valid JSON object" (API Reference, PutEventsRequestEntry).
@@ -207,7 +216,26 @@ def check_entry(entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, EntryE
     if resources is not None and not (isinstance(resources, list)
                                       and all(isinstance(r, str) for r in resources)):
         return None, EntryError("InvalidArgument", "Parameter Resources is not valid.")
+    try:
+        format_time(entry.get("Time"))
+    except (ValueError, TypeError, OverflowError, OSError):
+        # A Time that is no timestamp fails its entry, not the whole call (inferred:
+        # AWS documents Time only as "Type: Timestamp", API PutEventsRequestEntry).
+        return None, EntryError("InvalidArgument", "Parameter Time is not valid.")
     return detail, None
+
+
+def _not_json(literal: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259): Python's parser accepts them."""
+    raise ValueError(f"{literal} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number that fits a double; 1e400 would come back out as Infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def format_time(value: Any) -> str:
@@ -336,11 +364,13 @@ class Router:
             "accepted": 0, "failed_entries": 0, "routed": 0, "delivered": 0,
             "retried": 0, "dead_lettered": 0, "dropped": 0, "lambda_errors": 0}
         self.failures: deque[dict[str, Any]] = deque(maxlen=self.config.max_recorded_failures)
+        self._stats_lock = threading.Lock()
         self._logs = t.LogWriter()
         self._queues = t.QueueWriter()
-        self._patterns: dict[str, EventPattern | None] = {}
-        self._policy_cache: dict[tuple[Any, ...], Any] = {}
-        self._decisions: dict[tuple[Any, ...], Any] = {}
+        # Bounded memos: keys hold caller-chosen sources, detail types and policy texts.
+        self._patterns = t.BoundedCache(self.config.cache_size)
+        self._policy_cache = t.BoundedCache(self.config.cache_size)
+        self._decisions = t.BoundedCache(self.config.cache_size)
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
@@ -374,10 +404,16 @@ class Router:
                 raise EventsApiError("ResourceNotFoundException",
                                      f"Event bus {bus_ref.name} does not exist.")
             detail, error = check_entry(entry)
-            if error is None and bus_ref.account != caller.account:
+            if error is None:
                 if caller.account not in org_ids:
-                    org_ids[caller.account] = t.organization_id(caller.account)
-                error = self._admit_publisher(caller, bus, entry, org_ids[caller.account])
+                    org_ids[caller.account] = (t.organization_id(caller.account)
+                                               if bus_ref.account != caller.account else None)
+                error = self._admit_publisher(caller, bus_ref, bus, entry,
+                                              org_ids[caller.account])
+            if error is None and self._pending + len(accepted) >= self.config.max_pending:
+                # Retryable per-entry error (API PutEventsResultEntry: ThrottlingException,
+                # "The request was denied due to request throttling").
+                error = EntryError("ThrottlingException", "Rate exceeded.")
             if error is not None:
                 results.append({"ErrorCode": error.code, "ErrorMessage": error.message})
                 continue
@@ -386,8 +422,8 @@ class Router:
             results.append({"EventId": event.envelope["id"]})
             accepted.append((bus_ref, event))
         failed = len(entries) - len(accepted)
-        self.stats["accepted"] += len(accepted)
-        self.stats["failed_entries"] += failed
+        self._count("accepted", len(accepted))
+        self._count("failed_entries", failed)
         for bus_ref, event in accepted:
             self._enqueue(lambda b=bus_ref, e=event: self._route(b, e))
         return {"FailedEntryCount": failed, "Entries": results}
@@ -426,30 +462,35 @@ class Router:
     def _bus_policy(self, bus: Any) -> str | None:
         """The bus policy JSON, rebuilt only when moto's statements change."""
         statements = getattr(bus, "_statements", None)
-        key = ("policy", id(bus), tuple(map(id, statements.values())) if statements else ())
-        if key not in self._policy_cache:
-            self._policy_cache[key] = bus.policy
-        return self._policy_cache[key]
+        key = ("policy", id(bus), tuple(map(id, list(statements.values())))
+               if statements else ())
+        return self._policy_cache.memo(key, lambda: bus.policy)
 
-    def _admit_publisher(self, caller: Caller, bus: Any, entry: Mapping[str, Any],
-                         org_id: str | None) -> EntryError | None:
-        """A cross-account PutEvents entry against the target bus's resource policy.
+    def _admit_publisher(self, caller: Caller, ref: BusRef, bus: Any,
+                         entry: Mapping[str, Any], org_id: str | None) -> EntryError | None:
+        """A PutEvents entry against the target bus's resource policy.
 
-        Source: EventBridge User Guide, "Permissions for event buses" and "Using IAM
-        policy conditions" (events:source, events:detail-type, aws:PrincipalOrgID).
+        Another account's caller needs an Allow; a caller of the bus's own account is
+        refused only by an explicit Deny (IAM User Guide, "Policy evaluation logic" and
+        "Cross-account policy evaluation logic"). Source: EventBridge User Guide,
+        "Permissions for event buses" and "Using IAM policy conditions" (events:source,
+        events:detail-type, aws:PrincipalOrgID).
         """
         policy = self._bus_policy(bus)
-        key = ("publish", policy, caller, bus.arn, entry["Source"], entry["DetailType"], org_id)
-        if key not in self._decisions:
-            self._decisions[key] = self._publisher_error(caller, bus.arn, policy, entry, org_id)
-        return self._decisions[key]
+        same_account = ref.account == caller.account
+        if same_account and not policy:
+            return None
+        key = ("publish", policy, caller, ref.arn, entry["Source"], entry["DetailType"], org_id)
+        return self._decisions.memo(key, lambda: self._publisher_error(
+            caller, ref.arn, policy, entry, org_id, same_account=same_account))
 
     def _publisher_error(self, caller: Caller, bus_arn: str, policy: str | None,
-                         entry: Mapping[str, Any], org_id: str | None) -> EntryError | None:
+                         entry: Mapping[str, Any], org_id: str | None, *,
+                         same_account: bool = False) -> EntryError | None:
+        # aws:PrincipalAccount and aws:PrincipalArn (the role ARN for an assumed-role
+        # session) are derived from the principal by policy.evaluate.
         principal = Principal(account=caller.account, arn=caller.principal_arn)
-        context: dict[str, str] = {"aws:PrincipalAccount": caller.account,
-                                   "aws:PrincipalArn": caller.principal_arn,
-                                   "events:source": entry["Source"],
+        context: dict[str, str] = {"events:source": entry["Source"],
                                    "events:detail-type": entry["DetailType"]}
         if org_id:
             context["aws:PrincipalOrgID"] = org_id
@@ -459,7 +500,8 @@ class Router:
                             resource=bus_arn, context=context)
 
         decision = decide(policy)
-        if decision is Decision.ALLOW:
+        if decision is Decision.ALLOW or (same_account
+                                          and decision is not Decision.EXPLICIT_DENY):
             return None
         if policy and decision is Decision.IMPLICIT_DENY:
             # Tell which condition refused it, as AWS's per-entry error codes do
@@ -479,6 +521,11 @@ class Router:
                           f"events:PutEvents on resource: {bus_arn} {why}")
 
     # -- work accounting ------------------------------------------------------------------
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        """Add to a statistic; request, routing and Lambda threads all count."""
+        with self._stats_lock:
+            self.stats[name] += amount
 
     def _acquire(self) -> None:
         with self._idle:
@@ -556,12 +603,13 @@ class Router:
         raw = getattr(rule.event_pattern, "_raw_pattern", None)
         if not raw:
             return None  # a schedule rule never matches events
-        if raw not in self._patterns:
+
+        def compiled() -> EventPattern | None:
             try:
-                self._patterns[raw] = compile_pattern(raw)
+                return compile_pattern(raw)
             except InvalidEventPattern:
-                self._patterns[raw] = None
-        return self._patterns[raw]
+                return None
+        return self._patterns.memo(raw, compiled)
 
     def _route(self, bus_ref: BusRef, event: RoutedEvent) -> None:
         """Match the event against the bus's enabled rules and deliver to their targets.
@@ -572,15 +620,22 @@ class Router:
         bus = self._bus(bus_ref)
         if bus is None:
             return
-        self.stats["routed"] += 1
+        self._count("routed")
         for rule in list(bus.rules.values()):
-            if rule.state not in ENABLED_STATES:
+            try:
+                if rule.state not in ENABLED_STATES:
+                    continue
+                pattern = self._pattern(rule)
+                if pattern is None or not pattern.matches(event.envelope):
+                    continue
+                deliveries = [_Delivery(event, rule.arn, rule.account_id, dict(target))
+                              for target in list(rule.targets)]
+            except Exception:  # e.g. moto's rule model changed shape: skip this rule only
+                log.exception("cannot read rule %s of %s", getattr(rule, "name", "?"),
+                              bus_ref.arn)
                 continue
-            pattern = self._pattern(rule)
-            if pattern is None or not pattern.matches(event.envelope):
-                continue
-            for target in list(rule.targets):
-                self._deliver(_Delivery(event, rule.arn, rule.account_id, target))
+            for delivery in deliveries:
+                self._deliver(delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
         target_arn = delivery.target.get("Arn", "")
@@ -611,7 +666,15 @@ class Router:
         except ValueError as exc:
             self._failed(delivery, t.DeliveryFailure(t.INVALID_PARAMETER, str(exc)))
             return
-        self.stats["delivered"] += 1
+        except Exception as exc:
+            # Not a target error but ours (e.g. a moto model changed shape): this target
+            # fails with AWS's INTERNAL_ERROR code (rule-dlq.html), the others still run.
+            log.exception("delivery of %s to %s crashed", delivery.event.envelope.get("id"),
+                          target_arn)
+            self._failed(delivery, t.DeliveryFailure(
+                t.INTERNAL_ERROR, f"local data plane error: {type(exc).__name__}: {exc}"))
+            return
+        self._count("delivered")
 
     def _to_archive(self, delivery: _Delivery) -> None:
         """The rule moto's CreateArchive made: keep the event in moto's archive, so that
@@ -679,18 +742,24 @@ class Router:
         else:
             sender = Principal(account=delivery.rule_account,
                                arn=f"arn:aws:iam::{delivery.rule_account}:root")
-        if sender.account != target_ref.account:
-            self._admit_forward(delivery, bus, target_ref, sender)
+        self._admit_forward(delivery, bus, target_ref, sender)
         forwarded = RoutedEvent(event.envelope, event.raw, hops=event.hops + 1)
         self._enqueue(lambda: self._route(target_ref, forwarded))
 
     def _admit_forward(self, delivery: _Delivery, bus: Any, ref: BusRef,
                        sender: Principal) -> None:
+        """The receiving bus's policy: an Allow for another account's sender, no explicit
+        Deny for a sender of the bus's own account (IAM User Guide, "Policy evaluation
+        logic")."""
         policy = self._bus_policy(bus)
+        same_account = sender.account == ref.account
+        if same_account and not policy:
+            return
         envelope = delivery.event.envelope
         key = ("forward", policy, sender, ref.arn, delivery.rule_arn, envelope["source"],
                envelope["detail-type"])
-        if key not in self._decisions:
+
+        def admitted() -> bool:
             context: dict[str, str] = {
                 "aws:PrincipalAccount": sender.account or "",
                 "aws:PrincipalArn": sender.arn or "",
@@ -703,10 +772,15 @@ class Router:
             org_id = t.organization_id(sender.account) if sender.account else None
             if org_id:
                 context["aws:PrincipalOrgID"] = org_id
-            self._decisions[key] = t.decide(policy, principal=sender, action="events:PutEvents",
-                                            resource=ref.arn, context=context) is Decision.ALLOW
-        if not self._decisions[key]:
-            raise t.DeliveryFailure(t.CROSS_ACCOUNT_INGESTION_FAILED,
+            decision = t.decide(policy, principal=sender, action="events:PutEvents",
+                                resource=ref.arn, context=context)
+            return decision is Decision.ALLOW or (same_account
+                                                  and decision is not Decision.EXPLICIT_DENY)
+        if not self._decisions.memo(key, admitted):
+            # Same account: a permission error, not a cross-account ingestion failure
+            # (inferred from the code names of rule-dlq.html).
+            raise t.DeliveryFailure(t.NO_PERMISSIONS if same_account
+                                    else t.CROSS_ACCOUNT_INGESTION_FAILED,
                                     f"the policy of {ref.arn} does not admit {sender.arn}")
 
     # -- Lambda ---------------------------------------------------------------------------
@@ -748,12 +822,12 @@ class Router:
             result = t.InvocationResult(500, {"errorMessage": f"worker unreachable: {exc}",
                                               "errorType": "ServiceException"}, "Unhandled")
         if inv.attempts == 1:
-            self.stats["delivered"] += 1
+            self._count("delivered")
         if not result.function_error:
             if inv.config.on_success:
                 self._destination(inv, inv.config.on_success, "Success", result)
             return
-        self.stats["lambda_errors"] += 1
+        self._count("lambda_errors")
         retries_done = inv.attempts - 1
         if retries_done >= inv.config.max_retries:
             self._lambda_gave_up(inv, "RetriesExhausted", result)
@@ -762,7 +836,7 @@ class Router:
         if self._virtual_age(inv.accepted) + delay > inv.config.max_event_age_s:
             self._lambda_gave_up(inv, "EventAgeExceeded", result)
             return
-        self.stats["retried"] += 1
+        self._count("retried")
         self._later(delay, lambda: self._invoke(inv), on_pool=True)
 
     def _lambda_gave_up(self, inv: _Invocation, condition: str,
@@ -771,7 +845,7 @@ class Router:
         if inv.config.on_failure:
             self._destination(inv, inv.config.on_failure, condition, result)
         else:
-            self.stats["dropped"] += 1
+            self._count("dropped")
 
     def _destination(self, inv: _Invocation, destination: str, condition: str,
                      result: t.InvocationResult) -> None:
@@ -786,9 +860,9 @@ class Router:
                                         "is not supported by the local cloud")
             self._queues.send(arn, json.dumps(record))
             if condition != "Success":
-                self.stats["dead_lettered"] += 1
+                self._count("dead_lettered")
         except (t.DeliveryFailure, ValueError) as exc:
-            self.stats["dropped"] += 1
+            self._count("dropped")
             self._record(inv.delivery, "destination failed", str(exc))
 
     # -- failures: RetryPolicy and DeadLetterConfig ------------------------------------------
@@ -813,13 +887,13 @@ class Router:
                 exhausted = "MaximumEventAgeInSeconds"
             else:
                 delivery.retries += 1
-                self.stats["retried"] += 1
+                self._count("retried")
                 self._later(delay, lambda: self._deliver(delivery), on_pool=False)
                 return
         self._record(delivery, failure.code, failure.message)
         dlq = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
         if not dlq:
-            self.stats["dropped"] += 1
+            self._count("dropped")
             return
         attributes = t.dlq_attributes(rule_arn=delivery.rule_arn,
                                       target_arn=delivery.target.get("Arn", ""),
@@ -830,9 +904,9 @@ class Router:
                                              rule_arn=delivery.rule_arn,
                                              rule_account=delivery.rule_account,
                                              attributes=attributes)
-            self.stats["dead_lettered"] += 1
+            self._count("dead_lettered")
         except (t.DeliveryFailure, ValueError) as exc:
-            self.stats["dropped"] += 1
+            self._count("dropped")
             self._record(delivery, "DLQ failed", str(exc))
 
     def _record(self, delivery: _Delivery, code: str, message: str) -> None:

@@ -24,7 +24,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,50 @@ CROSS_ACCOUNT_INGESTION_FAILED = "CROSS_ACCOUNT_INGESTION_FAILED"
 THIRD_ACCOUNT_HOP_DETECTED = "THIRD_ACCOUNT_HOP_DETECTED"
 INVALID_PARAMETER = "INVALID_PARAMETER"
 INVALID_JSON = "INVALID_JSON"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+_MISSING: Any = object()
+
+
+class BoundedCache:
+    """A thread-safe memo of at most ``maxsize`` entries; the oldest entry goes first.
+
+    Decisions are keyed by policy text, sources and detail types, which callers choose
+    freely, so a plain dict would grow without bound under load.
+
+    >>> cache = BoundedCache(2)
+    >>> cache["a"], cache["b"], cache["c"] = 1, 2, 3
+    >>> cache.get("a"), cache.get("c")
+    (None, 3)
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self._data: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.maxsize:
+                del self._data[next(iter(self._data))]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, computing and storing it when missing."""
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            self[key] = value
+        return value
 
 
 class DeliveryFailure(Exception):
@@ -131,25 +175,36 @@ def decide(policy: str | None, *, principal: Principal | None, action: str, reso
 
 
 def service_allowed(policy: str | None, *, action: str, resource: str,
-                    source_arn: str, source_account: str) -> bool:
+                    source_arn: str | None, source_account: str | None) -> bool:
     """May EventBridge (the service principal) do ``action`` on ``resource``?
 
     Context keys as EventBridge sends them to the target's service: aws:SourceArn is the
-    rule ARN and aws:SourceAccount the rule's account (EventBridge User Guide, "Using
-    resource-based policies for Amazon EventBridge").
+    rule ARN and aws:SourceAccount the rule's account (EventBridge User Guide, "Using IAM
+    policy conditions in Amazon EventBridge": aws:SourceAccount is "the account where the
+    rule specified by aws:SourceArn exists"). ``None`` leaves a key out of the request
+    context, as for calls EventBridge makes without them (logs:CreateLogStream).
+
+    >>> doc = {"Statement": {"Effect": "Allow", "Action": "sqs:SendMessage",
+    ...        "Principal": {"Service": "events.amazonaws.com"},
+    ...        "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:r:1:rule/x"}}}}
+    >>> service_allowed(json.dumps(doc), action="sqs:SendMessage", resource="arn:aws:sqs:r:1:q",
+    ...                 source_arn=None, source_account=None)
+    False
     """
     if not policy:
         return False
-    context = {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account}
+    context = {key: value for key, value in (("aws:SourceArn", source_arn),
+                                             ("aws:SourceAccount", source_account)) if value}
     return decide(policy, principal=Principal(service=EVENTS_PRINCIPAL), action=action,
                   resource=resource, context=context) is Decision.ALLOW
 
 
 def role_identity_policies(role: Any) -> list[str]:
-    """The inline and attached managed policy documents of a moto IAM role."""
+    """The inline and attached managed policy documents of a moto IAM role (read from
+    copies: moto's request threads may change them meanwhile)."""
     documents = list(role.policies.values())
-    for managed in role.managed_policies.values():
-        for version in managed.versions:
+    for managed in list(role.managed_policies.values()):
+        for version in list(managed.versions):
             if version.is_default:
                 documents.append(version.document)
     return documents
@@ -167,6 +222,45 @@ def organization_id(account: str) -> str | None:
 # --- deliveries to moto-backed targets ------------------------------------------------
 
 
+# The request context EventBridge gives CloudWatch Logs for each call of a log-group
+# delivery: the rule ARN (and its account) with PutLogEvents only, nothing with
+# CreateLogStream. A policy that conditions CreateLogStream on aws:SourceArn lets no event
+# through. Source: aws-samples/serverless-patterns, eventbridge-cloudwatch/template.yaml,
+# PR #618 ("The conditional ARN for the Rule only applies to logs:PutLogEvents"); which
+# keys go with PutLogEvents: EventBridge User Guide, "Using IAM policy conditions in
+# Amazon EventBridge" (aws:SourceArn, and aws:SourceAccount for the rule's account).
+LOGS_CALLS: tuple[tuple[str, bool], ...] = (
+    ("logs:CreateLogStream", False),   # (action, with aws:SourceArn / aws:SourceAccount)
+    ("logs:PutLogEvents", True),
+)
+
+
+def logs_policies_allow(policies: Sequence[str], *, stream_arn: str, rule_arn: str,
+                        rule_account: str) -> bool:
+    """Do the account's Logs resource policies let EventBridge create the stream and put
+    the event, each call with the request context EventBridge gives it (LOGS_CALLS)?
+
+    >>> create = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+    ...           "Action": "logs:CreateLogStream", "Resource": "*"}
+    >>> put = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+    ...        "Action": "logs:PutLogEvents", "Resource": "*",
+    ...        "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:r:1:rule/b/r"}}}
+    >>> logs_policies_allow([json.dumps({"Statement": [create, put]})], stream_arn="s",
+    ...                     rule_arn="arn:aws:events:r:1:rule/b/r", rule_account="1")
+    True
+    >>> both = dict(put, Action=["logs:CreateLogStream", "logs:PutLogEvents"])
+    >>> logs_policies_allow([json.dumps({"Statement": [both]})], stream_arn="s",
+    ...                     rule_arn="arn:aws:events:r:1:rule/b/r", rule_account="1")
+    False
+    """
+    return all(
+        any(service_allowed(p, action=action, resource=stream_arn,
+                            source_arn=rule_arn if with_source else None,
+                            source_account=rule_account if with_source else None)
+            for p in policies)
+        for action, with_source in LOGS_CALLS)
+
+
 class LogWriter:
     """Writes events to CloudWatch Logs log groups through moto's logs backend.
 
@@ -174,11 +268,14 @@ class LogWriter:
     group's account lets events.amazonaws.com do logs:CreateLogStream and
     logs:PutLogEvents (EventBridge User Guide, "Using resource-based policies for Amazon
     EventBridge", CloudWatch Logs permissions); with no such policy nothing is written.
+    Each action is evaluated with the context EventBridge sends with it (LOGS_CALLS), on
+    the log stream's ARN (the resource that policies written as ``log-group:<name>:*``
+    match).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._decisions: dict[tuple[Any, ...], bool] = {}
+        self._decisions = BoundedCache()
 
     def write(self, target: Arn, raw_event: str, *, rule_arn: str, rule_account: str) -> None:
         backend = get_backend("logs")[target.account][target.region]
@@ -189,15 +286,10 @@ class LogWriter:
         stream_arn = (f"arn:aws:logs:{target.region}:{target.account}:log-group:"
                       f"{group_name}:log-stream:{LOG_STREAM}")
         policies = tuple(p.policy_document for p in list(backend.resource_policies.values()))
-        key = (stream_arn, rule_arn, rule_account, policies)
-        allowed = self._decisions.get(key)
-        if allowed is None:
-            allowed = all(
-                any(service_allowed(p, action=action, resource=stream_arn,
-                                    source_arn=rule_arn, source_account=rule_account)
-                    for p in policies)
-                for action in ("logs:CreateLogStream", "logs:PutLogEvents"))
-            self._decisions[key] = allowed
+        allowed = self._decisions.memo(
+            (stream_arn, rule_arn, rule_account, policies),
+            lambda: logs_policies_allow(policies, stream_arn=stream_arn, rule_arn=rule_arn,
+                                        rule_account=rule_account))
         if not allowed:
             raise DeliveryFailure(NO_PERMISSIONS, "no CloudWatch Logs resource policy lets "
                                   f"{EVENTS_PRINCIPAL} write to {group_name}")
@@ -213,7 +305,7 @@ class QueueWriter:
     """Sends messages to SQS queues through moto's SQS backend."""
 
     def __init__(self) -> None:
-        self._decisions: dict[tuple[Any, ...], bool] = {}
+        self._decisions = BoundedCache()
 
     def queue(self, target: Arn) -> Any:
         queues = get_backend("sqs")[target.account][target.region].queues
@@ -232,12 +324,10 @@ class QueueWriter:
         """
         queue = self.queue(target)
         policy = queue.policy
-        key = (str(target), rule_arn, policy)
-        allowed = self._decisions.get(key)
-        if allowed is None:
-            allowed = service_allowed(policy, action="sqs:SendMessage", resource=str(target),
-                                      source_arn=rule_arn, source_account=rule_account)
-            self._decisions[key] = allowed
+        allowed = self._decisions.memo(
+            (str(target), rule_arn, policy),
+            lambda: service_allowed(policy, action="sqs:SendMessage", resource=str(target),
+                                    source_arn=rule_arn, source_account=rule_account))
         if not allowed:
             raise DeliveryFailure(NO_PERMISSIONS, f"the policy of queue {target} does not let "
                                   f"{EVENTS_PRINCIPAL} send messages for {rule_arn}")
@@ -404,7 +494,7 @@ def invoke_worker(url: str, name: str, body: str, *, timeout_s: float,
 
 
 def check_lambda_target(target: Arn, *, rule_arn: str, rule_account: str,
-                        decisions: dict[tuple[Any, ...], bool]) -> Any:
+                        decisions: BoundedCache) -> Any:
     """The moto function behind a Lambda target, if EventBridge may invoke it.
 
     EventBridge needs the function's resource-based policy to allow lambda:InvokeFunction
@@ -420,13 +510,11 @@ def check_lambda_target(target: Arn, *, rule_arn: str, rule_account: str,
         policy = json.loads(backend.get_policy(name, qualifier))["Policy"]
     except Exception:  # no statements -> moto raises GenericResourcNotFound
         policy = None
-    key = (str(target), rule_arn, policy)
-    allowed = decisions.get(key)
-    if allowed is None:
-        allowed = service_allowed(policy, action="lambda:InvokeFunction",
-                                  resource=function.function_arn, source_arn=rule_arn,
-                                  source_account=rule_account)
-        decisions[key] = allowed
+    allowed = decisions.memo(
+        ("lambda", str(target), rule_arn, policy),
+        lambda: service_allowed(policy, action="lambda:InvokeFunction",
+                                resource=function.function_arn, source_arn=rule_arn,
+                                source_account=rule_account))
     if not allowed:
         raise DeliveryFailure(NO_PERMISSIONS, f"the resource policy of {target} does not "
                               f"let {EVENTS_PRINCIPAL} invoke it for {rule_arn}")
@@ -445,7 +533,7 @@ class BusAdmission:
 
 
 def check_role_for_bus(role_arn: str, *, bus_arn: str, rule_arn: str, rule_account: str,
-                       cache: dict[tuple[Any, ...], DeliveryFailure | None]) -> None:
+                       cache: BoundedCache) -> None:
     """A bus target's RoleArn: trusted by events.amazonaws.com and allowed
     events:PutEvents on the target bus.
 
@@ -458,11 +546,10 @@ def check_role_for_bus(role_arn: str, *, bus_arn: str, rule_arn: str, rule_accou
     except Exception:
         raise DeliveryFailure(FAILED_TO_ASSUME_ROLE, f"role {role_arn} does not exist") from None
     documents = tuple(role_identity_policies(role))
-    key = (role_arn, bus_arn, rule_arn, role.assume_role_policy_document, documents)
-    if key not in cache:
-        cache[key] = _role_failure(role, documents, bus_arn=bus_arn, rule_arn=rule_arn,
-                                   rule_account=rule_account)
-    failure = cache[key]
+    key = ("role", role_arn, bus_arn, rule_arn, role.assume_role_policy_document, documents)
+    failure = cache.memo(key, lambda: _role_failure(role, documents, bus_arn=bus_arn,
+                                                     rule_arn=rule_arn,
+                                                     rule_account=rule_account))
     if failure is not None:
         raise failure
 

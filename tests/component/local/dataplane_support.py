@@ -124,14 +124,24 @@ class Cloud:
         return [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
 
     def logs_policy(self, account: str) -> None:
-        """The CloudWatch Logs resource policy EventBridge needs (EventBridge User Guide,
-        "CloudWatch Logs permissions")."""
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "TrustEventsToStoreLogEvent", "Effect": "Allow",
-            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"arn:aws:logs:{REGION}:{account}:log-group:/aws/events/*:*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}
+        """The CloudWatch Logs resource policy EventBridge needs, in the two-statement
+        shape infra_bootstrap/desired.py writes: EventBridge sends aws:SourceArn (and
+        aws:SourceAccount) with logs:PutLogEvents only, so only that statement may carry
+        a condition on them (EventBridge User Guide, "CloudWatch Logs permissions";
+        aws-samples/serverless-patterns PR #618)."""
+        groups = f"arn:aws:logs:{REGION}:{account}:log-group:/aws/events/*"
+        principal = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
+        self.put_logs_policy(account, [
+            {"Sid": "CreateStreams", "Effect": "Allow", "Principal": principal,
+             "Action": "logs:CreateLogStream", "Resource": groups},
+            {"Sid": "PutEventsOfOurRules", "Effect": "Allow", "Principal": principal,
+             "Action": "logs:PutLogEvents", "Resource": groups,
+             "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                           "ArnLike": {"aws:SourceArn":
+                                       f"arn:aws:events:{REGION}:{account}:rule/*"}}}])
+
+    def put_logs_policy(self, account: str, statements: list[dict[str, Any]]) -> None:
+        policy = {"Version": "2012-10-17", "Statement": statements}
         self.client(account, "logs").put_resource_policy(
             policyName="events-to-logs", policyDocument=json.dumps(policy))
 

@@ -103,10 +103,50 @@ def test_cross_account_entries_without_a_bus_policy_are_denied_and_not_routed(
     cloud.idle()
     assert result["FailedEntryCount"] == 1
     [entry] = result["Entries"]
-    assert entry["ErrorCode"] == "AccessDeniedException"
-    assert f"arn:aws:iam::{publisher}:role/Admin" in entry["ErrorMessage"]
-    assert "EventId" not in entry
+    # AWS names the caller by its assumed-role session ARN, not the role's IAM ARN.
+    assert entry == {
+        "ErrorCode": "AccessDeniedException",
+        "ErrorMessage": f"User: arn:aws:sts::{publisher}:assumed-role/Admin/component-test "
+                        f"is not authorized to perform: events:PutEvents on resource: "
+                        f"{bus_arn} because no resource-based policy allows the "
+                        "events:PutEvents action"}
     assert bodies(cloud, owner, url) == []
+
+
+def test_a_policy_naming_the_role_admits_its_sessions_and_sees_the_role_as_principal_arn(
+        cloud: Cloud) -> None:
+    owner, publisher = cloud.new_account(), cloud.new_account()
+    bus_arn = f"arn:aws:events:eu-west-1:{owner}:event-bus/global"
+    role = f"arn:aws:iam::{publisher}:role/Admin"
+    cloud.bus(owner, "global", policy={"Version": "2012-10-17", "Statement": [
+        {"Sid": "role", "Effect": "Allow", "Principal": {"AWS": role},
+         "Action": "events:PutEvents", "Resource": bus_arn,
+         "Condition": {"ArnEquals": {"aws:PrincipalArn": role}}}]})
+
+    result = put(cloud.client(publisher, "events"), bus_arn)
+
+    assert result["FailedEntryCount"] == 0
+
+
+def test_an_explicit_deny_in_the_bus_policy_refuses_the_bus_own_account(cloud: Cloud) -> None:
+    account = cloud.new_account()
+    bus_arn = f"arn:aws:events:eu-west-1:{account}:event-bus/b"
+    cloud.bus(account, "b", policy={"Version": "2012-10-17", "Statement": [
+        {"Sid": "no-test-sources", "Effect": "Deny", "Principal": "*",
+         "Action": "events:PutEvents", "Resource": bus_arn,
+         "Condition": {"StringEquals": {"events:source": "blocked"}}}]})
+    url = capture(cloud, account, "b")
+    events = cloud.client(account, "events")
+
+    allowed = put(events, "b", source="fine")
+    denied = put(events, "b", source="blocked")
+
+    cloud.idle()
+    assert allowed["FailedEntryCount"] == 0
+    assert denied["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+    assert denied["Entries"][0]["ErrorMessage"].endswith(
+        "with an explicit deny in a resource-based policy")
+    assert [json.loads(b)["source"] for b in bodies(cloud, account, url)] == ["fine"]
 
 
 def test_events_source_condition_denies_other_sources_per_entry(cloud: Cloud) -> None:
@@ -180,6 +220,10 @@ def test_more_than_ten_entries_fail_the_whole_call(cloud: Cloud) -> None:
     ({"Source": "s", "DetailType": "d", "Detail": "{not json"}, "MalformedDetail",
      "Detail is malformed."),
     ({"Source": "s", "DetailType": "d", "Detail": "[1, 2]"}, "MalformedDetail",
+     "Detail is malformed."),
+    ({"Source": "s", "DetailType": "d", "Detail": '{"x": NaN}'}, "MalformedDetail",
+     "Detail is malformed."),
+    ({"Source": "s", "DetailType": "d", "Detail": '{"x": 1e400}'}, "MalformedDetail",
      "Detail is malformed."),
     ({"Source": "aws.s3", "DetailType": "d", "Detail": "{}"},
      "NotAuthorizedForSourceException", "Not authorized for the source."),
@@ -317,6 +361,27 @@ def test_a_disabled_rule_does_not_match(cloud: Cloud) -> None:
 
     assert [json.loads(b)["detail"] for b in bodies(cloud, account, url)] == [
         {"when": "enabled"}]
+
+
+def test_a_rule_enabled_with_all_cloudtrail_management_events_matches_custom_events(
+        cloud: Cloud) -> None:
+    # API PutRule, State: ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS is an enabled rule
+    # that also receives read-only management events.
+    account = cloud.new_account()
+    cloud.bus(account, "b")
+    rule_arn = f"arn:aws:events:eu-west-1:{account}:rule/b/trail"
+    url, arn = cloud.queue(account, "trail", allow_rule=rule_arn)
+    events = cloud.client(account, "events")
+    events.put_rule(Name="trail", EventBusName="b", EventPattern='{"source": ["s"]}',
+                    State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+    events.put_targets(Rule="trail", EventBusName="b", Targets=[{"Id": "q", "Arn": arn}])
+    assert events.describe_rule(Name="trail", EventBusName="b")["State"] == (
+        "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+
+    put(events, "b", source="s")
+
+    cloud.idle()
+    assert len(bodies(cloud, account, url)) == 1
 
 
 def test_rules_match_with_the_eventbridge_pattern_language(cloud: Cloud) -> None:

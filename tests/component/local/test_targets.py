@@ -60,6 +60,76 @@ def test_without_a_logs_resource_policy_nothing_is_written(cloud: Cloud) -> None
     assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
 
 
+def log_target_with_dlq(cloud: Cloud, account: str) -> str:
+    """Bus ``b``, log group /aws/events/b and rule ``log-all`` to it with a DLQ (its URL)."""
+    cloud.bus(account, "b")
+    cloud.client(account, "logs").create_log_group(logGroupName="/aws/events/b")
+    dlq_url, dlq_arn = cloud.queue(account, "log-dlq",
+                                   allow_rule=rule_arn(account, "b", "log-all"))
+    cloud.rule(account, "b", "log-all", [{
+        "Id": "log", "Arn": f"arn:aws:logs:eu-west-1:{account}:log-group:/aws/events/b",
+        "DeadLetterConfig": {"Arn": dlq_arn}}])
+    return dlq_url
+
+
+def logs_statement(account: str, actions: list[str], condition: dict | None = None) -> dict:
+    statement = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                 "Action": actions,
+                 "Resource": f"arn:aws:logs:eu-west-1:{account}:log-group:/aws/events/b:*"}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def test_create_log_stream_is_evaluated_without_the_rule_arn(cloud: Cloud) -> None:
+    # One statement conditioning both actions on the rule ARN: on AWS, CreateLogStream
+    # carries no aws:SourceArn, so nothing is ever written (serverless-patterns PR #618).
+    account = cloud.new_account()
+    dlq_url = log_target_with_dlq(cloud, account)
+    rule = {"ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "log-all")}}
+    cloud.put_logs_policy(account, [logs_statement(
+        account, ["logs:CreateLogStream", "logs:PutLogEvents"], rule)])
+
+    put(cloud.client(account, "events"), "b")
+
+    cloud.idle()
+    assert cloud.log_messages(account, "/aws/events/b") == []
+    [dead] = cloud.messages(account, dlq_url)
+    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
+
+
+def test_put_log_events_is_evaluated_with_the_rule_arn_and_its_account(cloud: Cloud) -> None:
+    account = cloud.new_account()
+    log_target_with_dlq(cloud, account)
+    cloud.put_logs_policy(account, [
+        logs_statement(account, ["logs:CreateLogStream"]),
+        logs_statement(account, ["logs:PutLogEvents"], {
+            "ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "log-all")},
+            "StringEquals": {"aws:SourceAccount": account}})])
+
+    result = put(cloud.client(account, "events"), "b")
+
+    cloud.idle()
+    [message] = cloud.log_messages(account, "/aws/events/b")
+    assert json.loads(message)["id"] == result["Entries"][0]["EventId"]
+
+
+def test_put_log_events_for_another_rule_arn_writes_nothing(cloud: Cloud) -> None:
+    account = cloud.new_account()
+    dlq_url = log_target_with_dlq(cloud, account)
+    cloud.put_logs_policy(account, [
+        logs_statement(account, ["logs:CreateLogStream"]),
+        logs_statement(account, ["logs:PutLogEvents"], {
+            "ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "another-rule")}})])
+
+    put(cloud.client(account, "events"), "b")
+
+    cloud.idle()
+    assert cloud.log_messages(account, "/aws/events/b") == []
+    [dead] = cloud.messages(account, dlq_url)
+    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
+
+
 # --- SQS ----------------------------------------------------------------------------------
 
 

@@ -306,44 +306,66 @@ class TestDeadLetterQueuePolicy:
 
 
 class TestLogsResourcePolicy:
+    """The two-statement Logs policy of infra_bootstrap/desired.py, evaluated with the
+    context EventBridge sends with each call: nothing with logs:CreateLogStream,
+    aws:SourceArn (and aws:SourceAccount) with logs:PutLogEvents (aws-samples/
+    serverless-patterns PR #618; targets.LOGS_CALLS)."""
+
     LOG_GROUP = f"arn:aws:logs:{REGION}:{BUS_ACCOUNT}:log-group:/aws/events/backbone/global-bus"
-    POLICY = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "EventBridgeToEventLogs", "Effect": "Allow",
-        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"arn:aws:logs:{REGION}:{BUS_ACCOUNT}:log-group:/aws/events/backbone/*:*",
-        "Condition": {
-            "ArnLike": {"aws:SourceArn": f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:rule/*"},
-            "StringEquals": {"aws:SourceAccount": BUS_ACCOUNT},
-        },
-    }]}
+    GROUPS = f"arn:aws:logs:{REGION}:{BUS_ACCOUNT}:log-group:/aws/events/backbone/*"
+    PRINCIPAL = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
     RULE = f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:rule/global-bus/log-all-events"
+    POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "EventBridgeCreatesEventLogStreams", "Effect": "Allow", "Principal": PRINCIPAL,
+         "Action": "logs:CreateLogStream", "Resource": GROUPS},
+        {"Sid": "EventBridgeRulesWriteEventLogs", "Effect": "Allow", "Principal": PRINCIPAL,
+         "Action": "logs:PutLogEvents", "Resource": GROUPS,
+         "Condition": {"ArnEquals": {"aws:SourceArn": [RULE]}}},
+    ]}
+    STREAM = f"{LOG_GROUP}:log-stream:abc"
 
-    def write(self, principal=EVENTS, action="logs:PutLogEvents", resource=None, **context):
-        resource = resource or f"{self.LOG_GROUP}:log-stream:abc"
+    def put(self, principal=EVENTS, resource=None, **context):
         context = {"aws:SourceArn": self.RULE, "aws:SourceAccount": BUS_ACCOUNT, **context}
-        return evaluate(self.POLICY, principal=principal, action=action, resource=resource,
-                        context=context)
+        return evaluate(self.POLICY, principal=principal, action="logs:PutLogEvents",
+                        resource=resource or self.STREAM, context=context)
 
-    def test_eventbridge_may_write_the_project_event_log_groups(self):
-        assert self.write() is Decision.ALLOW
-        assert self.write(action="logs:CreateLogStream", resource=f"{self.LOG_GROUP}:*") is (
-            Decision.ALLOW
-        )
-        assert self.write(Principal(service="delivery.logs.amazonaws.com")) is Decision.ALLOW
+    def create(self, principal=EVENTS, resource=None):
+        return evaluate(self.POLICY, principal=principal, action="logs:CreateLogStream",
+                        resource=resource or self.STREAM, context={})
+
+    def test_eventbridge_may_create_streams_and_put_events_of_its_logging_rule(self):
+        assert self.create() is Decision.ALLOW
+        assert self.put() is Decision.ALLOW
+        delivery = Principal(service="delivery.logs.amazonaws.com")
+        assert self.create(delivery) is Decision.ALLOW
+        assert self.put(delivery) is Decision.ALLOW
+
+    def test_put_log_events_needs_the_rule_arn_in_the_context(self):
+        foreign_rule = f"arn:aws:events:{REGION}:{STRANGER}:rule/global-bus/log-all-events"
+        assert self.put(**{"aws:SourceArn": foreign_rule}) is Decision.IMPLICIT_DENY
+        assert evaluate(self.POLICY, principal=EVENTS, action="logs:PutLogEvents",
+                        resource=self.STREAM, context={}) is Decision.IMPLICIT_DENY
+
+    def test_conditioning_create_log_stream_on_the_rule_arn_denies_it(self):
+        # The pre-PR #618 shape: one statement for both actions, conditioned on the rule.
+        both = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": self.PRINCIPAL,
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": self.GROUPS,
+            "Condition": {"ArnEquals": {"aws:SourceArn": self.RULE}}}]}
+        assert evaluate(both, principal=EVENTS, action="logs:CreateLogStream",
+                        resource=self.STREAM, context={}) is Decision.IMPLICIT_DENY
 
     def test_nothing_else(self):
         foreign_group = f"arn:aws:logs:{REGION}:{BUS_ACCOUNT}:log-group:/aws/lambda/x:*"
-        assert self.write(resource=foreign_group) is Decision.IMPLICIT_DENY
-        assert self.write(action="logs:DeleteLogGroup") is Decision.IMPLICIT_DENY
-        assert self.write(Principal(service="lambda.amazonaws.com")) is Decision.IMPLICIT_DENY
-        assert self.write(**{"aws:SourceAccount": STRANGER}) is Decision.IMPLICIT_DENY
-        foreign_rule = f"arn:aws:events:{REGION}:{STRANGER}:rule/global-bus/log-all-events"
-        assert self.write(**{"aws:SourceArn": foreign_rule}) is Decision.IMPLICIT_DENY
+        assert self.put(resource=foreign_group) is Decision.IMPLICIT_DENY
+        assert self.create(resource=foreign_group) is Decision.IMPLICIT_DENY
+        assert evaluate(self.POLICY, principal=EVENTS, action="logs:DeleteLogGroup",
+                        resource=self.STREAM, context={}) is Decision.IMPLICIT_DENY
+        assert self.create(Principal(service="lambda.amazonaws.com")) is Decision.IMPLICIT_DENY
 
     def test_resources_are_case_sensitive(self):
         upper = f"arn:aws:logs:{REGION}:{BUS_ACCOUNT}:log-group:/AWS/events/backbone/g:*"
-        assert self.write(resource=upper) is Decision.IMPLICIT_DENY
+        assert self.put(resource=upper) is Decision.IMPLICIT_DENY
 
 
 # --- IAM roles: trust policy and inline policy ---------------------------------
