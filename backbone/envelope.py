@@ -76,6 +76,8 @@ class Event:
     data: Mapping[str, Any]
     meta: Meta
     raw: Mapping[str, Any] = field(compare=False, repr=False)
+    #: The Lambda context of the invocation that received the event (None outside Lambda).
+    context: Any = field(default=None, compare=False, repr=False)
 
     @property
     def correlation_id(self) -> str:
@@ -88,7 +90,7 @@ class Event:
                     producer=producer)
 
 
-def parse_event(raw: Any) -> Event:
+def parse_event(raw: Any, context: Any = None) -> Event:
     """Parse the event EventBridge hands a Lambda target; check the detail's schema.
 
     Raises MalformedEvent (not an EventBridge event), UnknownEventType, or
@@ -106,7 +108,8 @@ def parse_event(raw: Any) -> Event:
                  account=raw.get("account", ""),
                  region=raw.get("region", ""),
                  time=raw.get("time", ""), resources=tuple(raw.get("resources", ())),
-                 data=detail["data"], meta=Meta.from_dict(detail["meta"]), raw=raw)
+                 data=detail["data"], meta=Meta.from_dict(detail["meta"]), raw=raw,
+                 context=context)
 
 
 @dataclass(frozen=True)

@@ -48,23 +48,33 @@ class MalformedEvent(BackboneServiceError):
 
 @dataclass(frozen=True)
 class UnpublishedEvent:
-    """One event a :class:`PublishError` could not publish, and why."""
+    """One event a :class:`PublishError` could not publish, and why.
+
+    ``position`` is the event's index among the events given to ``publish``, so events
+    of one detail-type and correlation id can be told apart.
+
+    >>> str(UnpublishedEvent("Order.Created", "c-1", "InternalFailure", "try again", 2))
+    'Order.Created #2 (correlation c-1): InternalFailure: try again'
+    """
 
     detail_type: str
     correlation_id: str
     error_code: str
     error_message: str
+    position: int | None = None
 
     def __str__(self) -> str:
-        return (f"{self.detail_type} (correlation {self.correlation_id}): "
+        at = f" #{self.position}" if self.position is not None else ""
+        return (f"{self.detail_type}{at} (correlation {self.correlation_id}): "
                 f"{self.error_code}: {self.error_message}")
 
 
 class PublishError(BackboneServiceError):
     """Some events were not published after every retry; names each of them.
 
-    ``published_event_ids`` holds the EventBridge ids of the events that did go out
-    (in request order), so a caller can tell a partial success from a total failure.
+    ``published_event_ids`` holds the EventBridge ids of the events that did go out, in
+    request order: with the ``position`` of each unpublished event, a caller can tell
+    which event got which id, and a partial success from a total failure.
     """
 
     def __init__(self, unpublished: tuple[UnpublishedEvent, ...],

@@ -3,7 +3,7 @@
 Every log line carries the service name and, inside :func:`invocation`, the
 correlation id. Metrics are flushed as one EMF document when the invocation ends.
 
->>> with invocation("order-service", correlation_id="c-1"):   # doctest: +SKIP
+>>> with invocation(correlation_id="c-1", context=None):      # doctest: +SKIP
 ...     logger().info("order stored", extra={"orderId": "..."})
 ...     count("OrdersCreated")
 """

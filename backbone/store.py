@@ -11,7 +11,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -53,26 +54,38 @@ class Table:
             return False
         return True
 
-    def update_if(self, pk: str, sk: str, *, set_values: Mapping[str, Any],
-                  condition: str, condition_values: Mapping[str, Any] | None = None,
+    def update_if(self, pk: str, sk: str, *, set_values: Mapping[str, Any] | None = None,
+                  remove: Sequence[str] = (), condition: str,
+                  condition_values: Mapping[str, Any] | None = None,
                   ) -> dict[str, Any] | None:
-        """SET attributes if ``condition`` holds; the new item, or None if it did not.
+        """SET (and REMOVE) attributes if ``condition`` holds; the new item, or None if not.
 
-        ``condition`` may use ``#name`` for any attribute of ``set_values`` or the
-        condition's own names (every ``#x`` maps to ``x``), and ``:x`` values.
+        ``condition`` may use ``#name`` for any attribute of ``set_values``/``remove`` or
+        the condition's own names (every ``#x`` maps to ``x``), and ``:x`` values.
+
+        >>> table.update_if("ORDER#1", "ORDER", set_values={"status": "DELIVERED"},
+        ...                 condition="#status = :created",
+        ...                 condition_values={"created": "CREATED"})  # doctest: +SKIP
+        {'pk': 'ORDER#1', 'sk': 'ORDER', 'status': 'DELIVERED'}
         """
-        names = {f"#{k}": k for k in set_values}
+        set_values = set_values or {}
+        names = {f"#{k}": k for k in [*set_values, *remove]}
         values = {f":set_{k}": v for k, v in set_values.items()}
         values.update({f":{k}": v for k, v in (condition_values or {}).items()})
-        for word in condition.replace("(", " ").replace(")", " ").split():
-            if word.startswith("#"):
-                names[word] = word[1:]
-        expression = "SET " + ", ".join(f"#{k} = :set_{k}" for k in set_values)
+        names.update({name: name[1:] for name in re.findall(r"#\w+", condition)})
+        clauses = []
+        if set_values:
+            clauses.append("SET " + ", ".join(f"#{k} = :set_{k}" for k in set_values))
+        if remove:
+            clauses.append("REMOVE " + ", ".join(f"#{k}" for k in remove))
+        request: dict[str, Any] = {
+            "TableName": self.name, "Key": _key(pk, sk), "UpdateExpression": " ".join(clauses),
+            "ConditionExpression": condition, "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_NEW"}
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            request["ExpressionAttributeValues"] = to_dynamodb(values)
         try:
-            response = self.client.update_item(
-                TableName=self.name, Key=_key(pk, sk), UpdateExpression=expression,
-                ConditionExpression=condition, ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_dynamodb(values), ReturnValues="ALL_NEW")
+            response = self.client.update_item(**request)
         except self.client.exceptions.ConditionalCheckFailedException:
             return None
         return from_dynamodb(response["Attributes"])

@@ -28,7 +28,7 @@ from typing import Any
 from backbone import observability
 from backbone.catalog import event_type
 from backbone.envelope import Event, parse_event
-from backbone.errors import BackboneServiceError, SchemaViolation
+from backbone.errors import BackboneServiceError, MalformedEvent, SchemaViolation
 
 _ATTRIBUTE = "_backbone_subscriptions"
 # Chalice function names become part of the Lambda name <app>-<stage>-<name> (64 max).
@@ -67,7 +67,8 @@ def subscribe(app: Any, *, detail_type: str, name: str,
             correlation = _correlation_of(raw_event)
             with observability.invocation(correlation, context) as log:
                 try:
-                    event = parse_event(raw_event)
+                    event = parse_event(raw_event, context)
+                    _check_routed(event, pattern)
                 except SchemaViolation as exc:
                     log.error("event rejected: schema violation", extra={
                         "subscription": name, "event_id": _get(raw_event, "id"),
@@ -101,6 +102,14 @@ def _records(app: Any) -> list[Subscription]:
     if not hasattr(app, _ATTRIBUTE):
         setattr(app, _ATTRIBUTE, [])
     return getattr(app, _ATTRIBUTE)
+
+
+def _check_routed(event: Event, pattern: dict[str, Any]) -> None:
+    """Refuse an event the subscription's rule would not have matched (a misrouted
+    target or a manual invoke): the handler would misread its data."""
+    if event.source not in pattern["source"] or event.detail_type not in pattern["detail-type"]:
+        raise MalformedEvent(f"{event.detail_type} from {event.source} does not match the "
+                             f"subscription's pattern {pattern}")
 
 
 def _get(raw: Any, key: str) -> Any:

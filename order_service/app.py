@@ -13,11 +13,13 @@ stored order is deleted again (compensating delete) and the client gets 503 with
 Retry-After, never a 201: a created order always has its event sent. If even the
 delete fails, the order is logged at ERROR as orphaned (and the client still gets 503).
 
-Idempotency (at-least-once delivery): the order item is the state machine. A
-conditional update moves it CREATED -> DELIVERED exactly once; the flag
-``orderUpdatedPublished`` is set only after Order.Updated was published, so a retry
-after a failed publish publishes again (from the stored values, so the event is the
-same), while a duplicate after success changes nothing and publishes nothing.
+Idempotency (at-least-once delivery, see ``backbone.idempotency``): the order item is
+the state machine. A conditional update moves it CREATED -> DELIVERED exactly once and
+takes the lease; the flag ``orderUpdatedPublished`` is set only after Order.Updated was
+published, so a retry after a failed publish takes the lease and publishes again (from
+the stored values, so the event is the same), a concurrent duplicate raises
+DuplicateInProgress (Lambda retries it later), and a duplicate after success changes
+nothing and publishes nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, ChaliceViewError, Response
 
 from backbone import observability
 from backbone.envelope import (
@@ -40,6 +43,7 @@ from backbone.envelope import (
     utc_now,
 )
 from backbone.errors import PublishError, SchemaViolation
+from backbone.idempotency import DuplicateInProgress, Lease, publish_under_lease, take_over
 from backbone.publisher import Publisher
 from backbone.store import Table
 from backbone.subscriptions import subscribe
@@ -66,7 +70,7 @@ ORDER_FIELDS = ("orderId", "status", "createdAt", "customerId", "items", "delive
                 "deliveredAt", "deliveryId", "updatedAt")
 
 # Chalice logs to logging.getLogger(APP_NAME); Powertools Logger owns that logger, so
-# Chalice's own lines (e.g. an unhandled exception) are JSON with the correlation id too.
+# Chalice's own lines are JSON too (routes log their errors inside the request scope).
 app = Chalice(app_name=APP_NAME, configure_logs=False)
 observability.configure(APP_NAME)
 publisher = Publisher(source=APP_NAME)
@@ -156,40 +160,65 @@ def _correlation_id(headers: Any) -> str:
 # --- routes ----------------------------------------------------------------------------
 
 
-@app.route("/orders", methods=["POST"])
-def create_order() -> Response:
-    request = app.current_request
-    correlation = _correlation_id(request.headers)
-    with observability.invocation(correlation, request.lambda_context) as log:
-        raw = request.raw_body or b""
-        if len(raw) > MAX_BODY_BYTES:
-            return _error(413, "PayloadTooLarge", f"request body is {len(raw)} bytes; "
-                          f"at most {MAX_BODY_BYTES} are accepted", correlation, field="body")
-        try:
-            body = parse_order_request(raw)
-        except (RequestError, UnicodeDecodeError) as exc:
-            field = getattr(exc, "field", "body")
-            message = getattr(exc, "message", "is not UTF-8 text")
-            log.info("order rejected", extra={"field": field, "reason": message})
-            return _error(400, "BadRequest", f"{field}: {message}", correlation, field=field)
+def _request_scope(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Run a route as one invocation: ``view(correlation, log, **path_params)``.
 
-        order = new_order(body, order_id=str(uuid.uuid4()), created_at=utc_now())
-        pk, sk = order_key(order["orderId"])
-        table.put_new({"pk": pk, "sk": sk, **order, "correlationId": correlation})
-        try:
-            publisher.publish(OutgoingEvent("Order.Created", order, Meta(correlation)))
-        except PublishError as exc:
-            _compensate(order["orderId"], log, reason=str(exc))
-            return _error(503, "ServiceUnavailable", "the order was not created: its "
-                          "Order.Created event could not be published; retry later",
-                          correlation, headers={"Retry-After": "5"})
-        except Exception as exc:
-            _compensate(order["orderId"], log, reason=repr(exc))
-            raise
-        observability.count(observability.ORDERS_CREATED)
-        log.info("order created", extra={"order_id": order["orderId"]})
-        return Response(body=order, status_code=201, headers={
-            "Location": f"/orders/{order['orderId']}", "X-Correlation-Id": correlation})
+    The correlation id (``X-Correlation-Id`` if valid, else new) is on every log line and
+    every response, metrics are flushed at the end, and an unexpected error is logged
+    *inside* the scope (Chalice's own "Caught exception" line would come after it,
+    without the correlation id) and answered 500 in Chalice's error shape.
+    """
+
+    @functools.wraps(view)
+    def scoped(**path_params: str) -> Response:
+        request = app.current_request
+        correlation = _correlation_id(request.headers)
+        with observability.invocation(correlation, request.lambda_context) as log:
+            try:
+                return view(correlation, log, **path_params)
+            except ChaliceViewError:
+                raise
+            except Exception:
+                log.exception("request failed", extra={"path": request.path})
+                return _error(500, "InternalServerError", "An internal server error "
+                              "occurred.", correlation)
+
+    return scoped
+
+
+@app.route("/orders", methods=["POST"])
+@_request_scope
+def create_order(correlation: str, log: Any) -> Response:
+    """Validate the optional JSON body, store the order, publish Order.Created -> 201."""
+    raw = app.current_request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, "PayloadTooLarge", f"request body is {len(raw)} bytes; "
+                      f"at most {MAX_BODY_BYTES} are accepted", correlation, field="body")
+    try:
+        body = parse_order_request(raw)
+    except (RequestError, UnicodeDecodeError) as exc:
+        field = getattr(exc, "field", "body")
+        message = getattr(exc, "message", "is not UTF-8 text")
+        log.info("order rejected", extra={"field": field, "reason": message})
+        return _error(400, "BadRequest", f"{field}: {message}", correlation, field=field)
+
+    order = new_order(body, order_id=str(uuid.uuid4()), created_at=utc_now())
+    pk, sk = order_key(order["orderId"])
+    table.put_new({"pk": pk, "sk": sk, **order, "correlationId": correlation})
+    try:
+        publisher.publish(OutgoingEvent("Order.Created", order, Meta(correlation)))
+    except PublishError as exc:
+        _compensate(order["orderId"], log, reason=str(exc))
+        return _error(503, "ServiceUnavailable", "the order was not created: its "
+                      "Order.Created event could not be published; retry later",
+                      correlation, headers={"Retry-After": "5"})
+    except Exception as exc:
+        _compensate(order["orderId"], log, reason=repr(exc))
+        raise
+    observability.count(observability.ORDERS_CREATED)
+    log.info("order created", extra={"order_id": order["orderId"]})
+    return Response(body=order, status_code=201, headers={
+        "Location": f"/orders/{order['orderId']}", "X-Correlation-Id": correlation})
 
 
 def _compensate(order_id: str, log: Any, *, reason: str) -> None:
@@ -205,18 +234,17 @@ def _compensate(order_id: str, log: Any, *, reason: str) -> None:
 
 
 @app.route("/orders/{orderId}", methods=["GET"])
-def get_order(orderId: str) -> Response:
-    request = app.current_request
-    correlation = _correlation_id(request.headers)
-    with observability.invocation(correlation, request.lambda_context):
-        if not _UUID.match(orderId):
-            return _error(400, "BadRequest", "orderId: must be a lowercase UUID",
-                          correlation, field="orderId")
-        item = table.get(*order_key(orderId))
-        if item is None:
-            return _error(404, "NotFound", f"no order {orderId}", correlation)
-        return Response(body=order_view(item), status_code=200,
-                        headers={"X-Correlation-Id": correlation})
+@_request_scope
+def get_order(correlation: str, log: Any, orderId: str) -> Response:
+    """The order -> 200; 400 for a malformed id, 404 for an unknown one."""
+    if not _UUID.match(orderId):
+        return _error(400, "BadRequest", "orderId: must be a lowercase UUID",
+                      correlation, field="orderId")
+    item = table.get(*order_key(orderId))
+    if item is None:
+        return _error(404, "NotFound", f"no order {orderId}", correlation)
+    return Response(body=order_view(item), status_code=200,
+                    headers={"X-Correlation-Id": correlation})
 
 
 # --- subscriptions -------------------------------------------------------------------
@@ -229,32 +257,42 @@ def on_delivery_updated(event: Event) -> None:
     data = event.data
     order_id, delivery_id = data["order"]["orderId"], data["deliveryId"]
     pk, sk = order_key(order_id)
+    lease = Lease.for_invocation(event.context)
     item = table.update_if(
         pk, sk,
         set_values={"status": "DELIVERED", "deliveredAt": data["deliveredAt"],
                     "deliveryId": delivery_id, "updatedAt": utc_now(),
-                    "orderUpdatedPublished": False},
+                    "orderUpdatedPublished": False, **lease.attributes()},
         condition="attribute_exists(pk) AND #status = :created",
         condition_values={"created": "CREATED"})
     if item is not None:
         observability.count(observability.ORDERS_DELIVERED)
         log.info("order delivered", extra={"order_id": order_id, "delivery_id": delivery_id})
     else:
-        item = table.get(pk, sk)
+        item = take_over(table, pk, sk, lease,
+                         condition="#deliveryId = :delivery AND #orderUpdatedPublished = :false",
+                         condition_values={"delivery": delivery_id, "false": False})
         if item is None:
-            raise OrderNotFound(f"Delivery.Updated {event.id} for unknown order {order_id}")
-        if item.get("deliveryId") != delivery_id:
-            raise ConflictingDelivery(
-                f"order {order_id} was delivered by {item.get('deliveryId')}, "
-                f"Delivery.Updated {event.id} says {delivery_id}")
-        if item.get("orderUpdatedPublished"):
-            log.info("duplicate Delivery.Updated ignored", extra={
-                "order_id": order_id, "event_id": event.id})
+            _refuse_or_ignore(table.get(pk, sk), event, order_id, delivery_id)
             return
         log.info("order already delivered, Order.Updated not yet published: publishing",
                  extra={"order_id": order_id})
-    publisher.publish(OutgoingEvent("Order.Updated", order_view(item),
-                                    event.follow_up_meta(APP_NAME)))
-    table.update_if(pk, sk, set_values={"orderUpdatedPublished": True},
-                    condition="#deliveryId = :delivery", condition_values={
-                        "delivery": delivery_id})
+    publish_under_lease(table, pk, sk, lease, flag="orderUpdatedPublished", publish=lambda: (
+        publisher.publish(OutgoingEvent("Order.Updated", order_view(item),
+                                        event.follow_up_meta(APP_NAME)))))
+
+
+def _refuse_or_ignore(item: dict[str, Any] | None, event: Event, order_id: str,
+                      delivery_id: str) -> None:
+    """Why a Delivery.Updated could not take the order: raise, or return for a duplicate."""
+    if item is None:
+        raise OrderNotFound(f"Delivery.Updated {event.id} for unknown order {order_id}")
+    if item.get("deliveryId") != delivery_id:
+        raise ConflictingDelivery(
+            f"order {order_id} was delivered by {item.get('deliveryId')}, "
+            f"Delivery.Updated {event.id} says {delivery_id}")
+    if not item.get("orderUpdatedPublished"):
+        raise DuplicateInProgress(f"order {order_id}: another invocation is publishing "
+                                  f"Order.Updated (Delivery.Updated {event.id})")
+    observability.logger().info("duplicate Delivery.Updated ignored", extra={
+        "order_id": order_id, "event_id": event.id})

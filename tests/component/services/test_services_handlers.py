@@ -7,13 +7,17 @@ Order.Created -> delivery-service.on_order_created -> Delivery.Updated
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from backbone import idempotency
 from backbone.catalog import event_type
 from backbone.errors import PublishError, SchemaViolation, UnpublishedEvent
+from backbone.idempotency import DuplicateInProgress
 
 
 def create_order(order_client: Client, backbone: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -233,3 +237,144 @@ def test_every_log_line_carries_service_and_correlation_id_and_metrics_are_emf(
     assert {"OrdersCreated", "OrdersDelivered", "EventsPublished"} <= emitted
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Backbone"
                for doc in metrics)
+
+
+# --- concurrent duplicates and dead invocations ----------------------------------------
+# A concurrent duplicate is made deterministic by holding the first invocation inside
+# its work (or its publish) on a threading.Event while the duplicate runs to the end.
+
+WAIT = 10  # seconds; a bound on a wait that normally ends at once, never a sleep
+
+
+class Held:
+    """Runs ``call`` in a thread and holds it at the first call of ``hold_point``."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.reached, self.go = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+        self._call = call
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        try:
+            self._call()
+        except BaseException as exc:  # reported by finish()
+            self.error = exc
+
+    def hold_point(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        calls: list[int] = []
+
+        def held(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                self.reached.set()
+                assert self.go.wait(WAIT)
+            return real(*args)
+
+        return held
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self.reached.wait(WAIT), "the held invocation never reached its hold point"
+
+    def finish(self) -> None:
+        self.go.set()
+        self._thread.join(WAIT)
+        assert not self._thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+def test_concurrent_duplicate_order_created_delivers_once_and_publishes_once(
+        order_client: Client, delivery_client: Client, use_service: Any, backbone: Any,
+        delivery_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, order_created = create_order(order_client, backbone)
+    use_service("delivery-service")
+    work: list[float] = []
+    first = Held(lambda: delivery_client.lambda_.invoke("on_order_created", order_created))
+    monkeypatch.setattr(delivery_module, "do_delivery_work", first.hold_point(work.append))
+
+    first.start()  # the first invocation is inside the delivery work
+    with pytest.raises(DuplicateInProgress):  # Lambda retries the duplicate later
+        delivery_client.lambda_.invoke("on_order_created", order_created)
+    first.finish()
+    delivery_client.lambda_.invoke("on_order_created", order_created)  # that retry
+
+    assert len(work) == 1
+    [delivery_updated] = backbone.published()
+    [item] = backbone.table("delivery-service").scan()["Items"]
+    assert item["published"] is True and "leaseOwner" not in item
+    assert delivery_updated["detail"]["data"]["deliveryId"] == item["deliveryId"]
+
+
+def test_concurrent_duplicate_delivery_updated_publishes_order_updated_once(
+        order_client: Client, delivery_client: Client, use_service: Any, backbone: Any,
+        order_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    order, delivery_updated = delivered(order_client, delivery_client, use_service, backbone)
+    first = Held(lambda: order_client.lambda_.invoke("on_delivery_updated", delivery_updated))
+    monkeypatch.setattr(order_module.publisher, "publish",
+                        first.hold_point(order_module.publisher.publish))
+
+    first.start()  # the order is DELIVERED; Order.Updated is being published
+    with pytest.raises(DuplicateInProgress):
+        order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+    first.finish()
+    order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+
+    [order_updated] = backbone.published()
+    assert order_updated["detail"]["data"]["orderId"] == order["orderId"]
+    assert order_client.http.get(f"/orders/{order['orderId']}").json_body["status"] == \
+        "DELIVERED"
+
+
+def test_a_retry_takes_over_once_the_lease_of_a_dead_invocation_expires(
+        order_client: Client, delivery_client: Client, use_service: Any, backbone: Any,
+        order_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, delivery_updated = delivered(order_client, delivery_client, use_service, backbone)
+
+    class Killed(BaseException):
+        """The execution environment died (timeout, out of memory): nothing runs after."""
+
+    def die(*events: Any) -> list[str]:
+        raise Killed
+
+    with monkeypatch.context() as dying:
+        dying.setattr(order_module.publisher, "publish", die)
+        dying.setattr(idempotency, "release", lambda *a: None)  # no cleanup either
+        with pytest.raises(Killed):
+            order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+
+    # The dead invocation's lease is live: a retry now would race it.
+    with pytest.raises(DuplicateInProgress):
+        order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+    assert backbone.published() == []
+    # Past its expiry (no invocation outlives its own timeout), the retry takes over.
+    later = idempotency.now_ms() + idempotency.MAX_LAMBDA_RUNTIME_MS + 60_000
+    monkeypatch.setattr(idempotency, "now_ms", lambda: later)
+    order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+    order_client.lambda_.invoke("on_delivery_updated", delivery_updated)
+
+    [order_updated] = backbone.published()
+    assert order_updated["detail"]["data"]["status"] == "DELIVERED"
+
+
+def test_a_failed_publish_releases_the_lease_so_the_retry_need_not_wait(
+        order_client: Client, delivery_client: Client, use_service: Any, backbone: Any,
+        delivery_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, order_created = create_order(order_client, backbone)
+
+    def failing(*events: Any) -> list[str]:
+        raise PublishError((UnpublishedEvent("Delivery.Updated", "corr-1", "Boom", "x"),),
+                           (), attempts=4)
+
+    with monkeypatch.context() as failing_once:
+        failing_once.setattr(delivery_module.publisher, "publish", failing)
+        with pytest.raises(PublishError):
+            deliver(delivery_client, use_service, order_created)
+    [item] = backbone.table("delivery-service").scan()["Items"]
+    assert "leaseOwner" not in item and item["published"] is False
+
+    deliver(delivery_client, use_service, order_created)
+
+    [delivery_updated] = backbone.published()
+    assert delivery_updated["detail"]["data"]["deliveryId"] == item["deliveryId"]

@@ -147,3 +147,24 @@ def test_publish_failure_withdraws_the_order_and_answers_503(
     assert response.headers["Retry-After"] == "5"
     # Nothing left behind: the compensating delete removed the stored order.
     assert backbone.table("order-service").scan()["Items"] == []
+
+
+def test_an_unexpected_error_is_500_and_its_log_line_has_the_correlation_id(
+        order_client: Client, order_module: Any, backbone: Any, monkeypatch: Any,
+        capsys: Any) -> None:
+    def broken_store(item: Any) -> bool:
+        raise RuntimeError("DynamoDB is down")
+
+    monkeypatch.setattr(order_module.table, "put_new", broken_store)
+    capsys.readouterr()
+
+    response = post(order_client, FULL_ORDER, {**JSON, "X-Correlation-Id": "req-500"})
+
+    assert response.status_code == 500
+    assert response.json_body["Code"] == "InternalServerError"
+    assert response.headers["X-Correlation-Id"] == "req-500"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [failure] = [line for line in lines if line.get("level") == "ERROR"]
+    assert "DynamoDB is down" in failure["exception"]
+    assert all(line["correlation_id"] == "req-500" for line in lines if "level" in line)
+    assert backbone.published() == []

@@ -121,11 +121,11 @@ def test_entries_still_rejected_after_the_bound_raise_publish_error_naming_them(
     error = raised.value
     assert len(client.calls) == 3
     assert sleeps == [1.0, 1.5]  # capped
-    assert [u.correlation_id for u in error.unpublished] == ["c-1"]
+    assert [(u.position, u.correlation_id) for u in error.unpublished] == [(1, "c-1")]
     assert error.unpublished[0].error_code == "InternalFailure"
     assert error.published_event_ids == ("id-1-0",)
     assert str(error).startswith("1 of 2 events not published after 3 attempt(s): "
-                                 "Order.Created (correlation c-1): InternalFailure")
+                                 "Order.Created #1 (correlation c-1): InternalFailure")
 
 
 def test_a_failed_batch_names_the_later_batches_as_not_attempted() -> None:
@@ -171,3 +171,26 @@ def test_client_is_created_lazily_and_cached(monkeypatch: pytest.MonkeyPatch) ->
     p.publish(order_created(1))
     assert created == ["events"]
     aws.reset_clients()
+
+
+def test_a_whole_call_error_is_not_retried_and_names_every_unsent_event() -> None:
+    from botocore.exceptions import ClientError
+
+    class DeniedOnSecondCall(StubEvents):
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            if self.calls:
+                self.calls.append(Entries)
+                raise ClientError({"Error": {"Code": "AccessDeniedException",
+                                             "Message": "not allowed"}}, "PutEvents")
+            return super().put_events(Entries)
+
+    client, sleeps = DeniedOnSecondCall(), []
+    with pytest.raises(PublishError) as raised:
+        publisher(client, sleeps).publish(*(order_created(i) for i in range(12)))
+
+    error = raised.value
+    assert [len(c) for c in client.calls] == [10, 2]  # botocore retried; we do not
+    assert sleeps == []
+    assert error.published_event_ids == tuple(f"id-1-{i}" for i in range(10))
+    assert [(u.position, u.error_code) for u in error.unpublished] == \
+        [(10, "AccessDeniedException"), (11, "AccessDeniedException")]

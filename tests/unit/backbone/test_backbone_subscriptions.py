@@ -97,3 +97,32 @@ def test_settings_are_read_at_use_and_name_missing_variables(
     with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
         settings.log_level()
     assert settings.metrics_namespace() == "Backbone"
+
+
+def test_a_handler_refuses_an_event_its_pattern_would_not_match(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from backbone import observability
+    from backbone.catalog import event_type
+    from backbone.errors import MalformedEvent
+
+    app = Chalice(app_name="probe-service", configure_logs=False)
+    received: list[object] = []
+    handler = subscribe(app, detail_type="Delivery.Updated", name="on_delivery")(
+        received.append)
+    # A valid Order.Created, delivered to the Delivery.Updated handler (a misrouted target).
+    misrouted = {"version": "0", "id": "e-1", "detail-type": "Order.Created",
+                 "source": "order-service", "account": "222222222222", "region": "eu-west-1",
+                 "time": "2025-01-01T12:00:00Z", "resources": [],
+                 "detail": json.loads(json.dumps(event_type("Order.Created").example_detail))}
+    observability.reset()
+    capsys.readouterr()
+
+    with pytest.raises(MalformedEvent, match="does not match"):
+        handler(misrouted, None)
+
+    assert received == []
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["message"] == "event rejected" and line["level"] == "ERROR"
+    assert line["event_id"] == "e-1"
