@@ -14,16 +14,17 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
+
+from tests.polling import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -40,7 +41,6 @@ DELIVERY_DELAY_SECONDS = 1
 READY_TIMEOUT = 30.0
 EVENT_TIMEOUT = 30.0
 
-T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -62,19 +62,6 @@ def clean_env(tmpdir: Path | None = None) -> dict[str, str]:
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
     return env
-
-
-def wait_until(condition: Callable[[], T | None], timeout: float, what: str,
-               interval: float = 0.05) -> T:
-    """Poll ``condition`` until it returns a truthy value; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

@@ -11,7 +11,6 @@ import io
 import json
 import random
 import threading
-import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,18 +174,6 @@ def put(events: Any, bus: str, *, source: str = "test.source", detail_type: str 
     entry = {"EventBusName": bus, "Source": source, "DetailType": detail_type,
              "Detail": json.dumps(detail or {"n": 1}), **extra}
     return events.put_events(Entries=[entry])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll a real condition until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
 
 
 # --- a fake Lambda worker ------------------------------------------------------------------

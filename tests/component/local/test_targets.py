@@ -8,7 +8,9 @@ import json
 import threading
 import time
 
-from dataplane_support import EVENTS_TRUST, Cloud, FakeWorker, fail, put, wait_for
+from dataplane_support import EVENTS_TRUST, Cloud, FakeWorker, fail, put
+
+from tests.polling import wait_until
 
 
 def rule_arn(account: str, bus: str, rule: str) -> str:
@@ -469,10 +471,10 @@ def test_put_events_returns_before_a_slow_function_runs_and_others_keep_flowing(
 
     try:
         put(events, "b", detail_type="Slow")
-        wait_for(started.is_set)
+        wait_until(started.is_set)
         before = time.monotonic()
         put(events, "b", detail_type="Other")
-        delivered = wait_for(lambda: cloud.messages(account, other_url))
+        delivered = wait_until(lambda: cloud.messages(account, other_url))
         assert time.monotonic() - before < 5
         assert json.loads(delivered[0]["Body"])["detail-type"] == "Other"
         assert not cloud.endpoint.wait_idle(0.05)
