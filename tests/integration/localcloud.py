@@ -42,7 +42,6 @@ READY_TIMEOUT = 30.0
 EVENT_TIMEOUT = 30.0
 
 
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
