@@ -18,3 +18,6 @@ if [ "$(cat "$VENV/.requirements-stamp" 2>/dev/null || true)" != "$want" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"
+# Bytecode goes under .venv, not beside the sources: Chalice's vendor/ symlink would
+# otherwise copy backbone/__pycache__ into every deployment zip.
+export PYTHONPYCACHEPREFIX="$VENV/pycache"

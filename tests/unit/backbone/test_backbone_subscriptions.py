@@ -72,7 +72,8 @@ def test_app_imports_with_an_empty_environment(service: str) -> None:
             f"sys.path.insert(0, '{service}'); import app; "
             "assert 'boto3' not in sys.modules, 'boto3 imported at import time'; "
             "print(app.app.app_name)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={},
+    # -B: an empty environment drops PYTHONPYCACHEPREFIX; write no bytecode into the tree.
+    result = subprocess.run([sys.executable, "-B", "-c", code], cwd=REPO, env={},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == service.replace("_", "-")
