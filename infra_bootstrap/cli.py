@@ -20,6 +20,32 @@ from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 
 
 class _Group(click.Group):
+    """Turns a BackboneError into one line; registers the commands on first use.
+
+    Registering lazily lets each command module import :func:`stage_options` from here,
+    in any import order, without an import cycle.
+    """
+
+    _registered = False
+
+    def _register(self) -> None:
+        if self._registered:
+            return
+        from infra_bootstrap.commands import infra, local, services
+
+        for module in (infra, services, local):
+            for command in module.COMMANDS:
+                self.add_command(command)
+        self._registered = True
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._register()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._register()
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -58,14 +84,3 @@ def main() -> None:
       plan -> create -> configure -> `chalice deploy` per service -> subscribe -> verify
     (scripts/deploy STAGE runs that sequence). Every command takes --help.
     """
-
-
-def _register() -> None:
-    from infra_bootstrap.commands import infra, local, services
-
-    for module in (infra, services, local):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from infra_bootstrap import names
+from infra_bootstrap.desired import policy_document
 from infra_bootstrap.errors import TopologyError, UsageError
 from infra_bootstrap.topology import Service, Stage
 
@@ -93,7 +94,7 @@ def service_environment(stage: Stage, service: Service) -> dict[str, str]:
             f"stage {stage.name}: service {service.name}: environment may not set "
             f"{', '.join(clash)} (configure derives it from the topology)")
     return {
-        "GLOBAL_BUS_ARN": names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS),
+        "GLOBAL_BUS_ARN": names.global_bus_arn(stage.region, stage.bus_account),
         "SERVICE_NAME": service.name,
         "TABLE_NAME": names.service_table(service.name),
         "LOG_LEVEL": DEFAULT_LOG_LEVEL,
@@ -160,49 +161,46 @@ def iam_policy(stage: Stage, service: Service) -> dict[str, Any]:
     # The route handler is `<app>-<stage>`, every other function `<app>-<stage>-<name>`.
     log_groups = [names.lambda_log_group(names.api_handler_function_name(service.name, stage.name)),
                   names.lambda_log_group(names.lambda_function_name(service.name, stage.name, "*"))]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                # Cross-account PutEvents needs both this identity policy and the
-                # global bus's resource policy (EventBridge User Guide, "Sending and
-                # receiving events between AWS accounts").
-                "Sid": "PublishToGlobalBus",
-                "Effect": "Allow",
-                "Action": ["events:PutEvents"],
-                "Resource": [names.bus_arn(region, stage.bus_account, names.GLOBAL_BUS)],
-            },
-            {
-                "Sid": "OwnTable",
-                "Effect": "Allow",
-                "Action": list(DYNAMODB_ITEM_ACTIONS),
-                "Resource": [names.table_arn(region, account, names.service_table(service.name))],
-            },
-            {
-                # Lambda creates a function's log group on its first invocation.
-                "Sid": "CreateOwnLogGroups",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup"],
-                "Resource": [names.log_group_arn(region, account, group) for group in log_groups],
-            },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [names.log_streams_arn(region, account, group) for group in log_groups],
-            },
-            {
-                # Lambda sends a failed asynchronous invocation to its on-failure
-                # destination with the function's execution role (Lambda Developer
-                # Guide, "Capturing records of Lambda asynchronous invocations":
-                # an SQS destination needs sqs:SendMessage on the execution role).
-                "Sid": "OnFailureToOwnDlq",
-                "Effect": "Allow",
-                "Action": ["sqs:SendMessage"],
-                "Resource": [names.queue_arn(region, account, names.service_dlq(service.name))],
-            },
-        ],
-    }
+    return policy_document(
+        {
+            # Cross-account PutEvents needs both this identity policy and the
+            # global bus's resource policy (EventBridge User Guide, "Sending and
+            # receiving events between AWS accounts").
+            "Sid": "PublishToGlobalBus",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": [names.global_bus_arn(region, stage.bus_account)],
+        },
+        {
+            "Sid": "OwnTable",
+            "Effect": "Allow",
+            "Action": list(DYNAMODB_ITEM_ACTIONS),
+            "Resource": [names.table_arn(region, account, names.service_table(service.name))],
+        },
+        {
+            # Lambda creates a function's log group on its first invocation.
+            "Sid": "CreateOwnLogGroups",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup"],
+            "Resource": [names.log_group_arn(region, account, group) for group in log_groups],
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [names.log_streams_arn(region, account, group) for group in log_groups],
+        },
+        {
+            # Lambda sends a failed asynchronous invocation to its on-failure
+            # destination with the function's execution role (Lambda Developer
+            # Guide, "Capturing records of Lambda asynchronous invocations":
+            # an SQS destination needs sqs:SendMessage on the execution role).
+            "Sid": "OnFailureToOwnDlq",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [names.service_dlq_arn(region, account, service.name)],
+        },
+    )
 
 
 def service_config(stage: Stage, service: Service) -> ServiceConfig:

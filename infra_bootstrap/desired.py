@@ -48,7 +48,7 @@ def desired_resources(stage: Stage) -> list[Resource]:
                  {"policy": forward_dlq_policy(stage), "attributes": dict(DLQ_ATTRIBUTES)},
                  tags),
         Resource(r.ARCHIVE, stage.bus_account, names.GLOBAL_ARCHIVE, {
-            "source_arn": names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS),
+            "source_arn": names.global_bus_arn(stage.region, stage.bus_account),
             "retention_days": stage.archive_retention_days,
             "description": f"Every event of the global bus ({stage.name}), for replay",
         }, None),
@@ -85,7 +85,6 @@ def _forwarding(stage: Stage, service: Service) -> list[Resource]:
     tags = names.tags(stage.name)
     role = names.forward_role_name(service.name)
     rule = names.forward_rule_name(service.name)
-    local_bus_arn = names.bus_arn(stage.region, service.account, names.local_bus(service.name))
     return [
         Resource(r.IAM_ROLE, stage.bus_account, role, {
             "trust": forward_role_trust(stage, service),
@@ -98,11 +97,11 @@ def _forwarding(stage: Stage, service: Service) -> list[Resource]:
             "description": f"Events of other services to {service.name}'s local bus",
             "targets": ({
                 "Id": names.FORWARD_TARGET_ID,
-                "Arn": local_bus_arn,
-                "RoleArn": names.role_arn(stage.bus_account, role),
+                "Arn": names.local_bus_arn(stage.region, service.account, service.name),
+                "RoleArn": names.forward_role_arn(stage.bus_account, service.name),
                 "RetryPolicy": dict(RETRY_POLICY),
-                "DeadLetterConfig": {"Arn": names.queue_arn(
-                    stage.region, stage.bus_account, names.FORWARD_DLQ)},
+                "DeadLetterConfig": {"Arn": names.forward_dlq_arn(stage.region,
+                                                                  stage.bus_account)},
             },),
         }, tags),
     ]
@@ -129,7 +128,13 @@ def _service_account(stage: Stage, service: Service) -> list[Resource]:
 # --- Policies ---------------------------------------------------------------------
 
 
-def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+def policy_document(*statements: dict[str, Any]) -> dict[str, Any]:
+    """An IAM policy document (identity or resource policy) holding ``statements``.
+
+    >>> policy_document({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"})
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'sqs:SendMessage', \
+'Resource': '*'}]}
+    """
     return {"Version": POLICY_VERSION, "Statement": list(statements)}
 
 
@@ -148,7 +153,7 @@ def global_bus_policy(stage: Stage) -> dict[str, Any]:
     ``ForAllValues`` from holding vacuously when the key is absent (IAM User Guide,
     "Single-valued vs. multivalued context keys").
     """
-    bus_arn = names.bus_arn(stage.region, stage.bus_account, names.GLOBAL_BUS)
+    bus_arn = names.global_bus_arn(stage.region, stage.bus_account)
     statements = []
     for account in dict.fromkeys(s.account for s in stage.services):
         condition: dict[str, Any] = {
@@ -161,12 +166,12 @@ def global_bus_policy(stage: Stage) -> dict[str, Any]:
         statements.append({
             "Sid": f"PublishFrom{account}",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Principal": {"AWS": names.account_root_arn(account)},
             "Action": "events:PutEvents",
             "Resource": bus_arn,
             "Condition": condition,
         })
-    return _policy(*statements)
+    return policy_document(*statements)
 
 
 def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
@@ -184,18 +189,16 @@ def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
     a different Region" (eb-event-bus-example-policy-restrict-rule.html) pins the sending
     rule with ``ArnEquals`` on ``aws:SourceArn``, on a path that always uses a role.
     """
-    rule = names.forward_rule_name(service.name)
-    return _policy({
+    return policy_document({
         "Sid": "ForwardFromGlobalBus",
         "Effect": "Allow",
-        "Principal": {"AWS": names.role_arn(stage.bus_account,
-                                            names.forward_role_name(service.name))},
+        "Principal": {"AWS": names.forward_role_arn(stage.bus_account, service.name)},
         "Action": "events:PutEvents",
-        "Resource": names.bus_arn(stage.region, service.account, names.local_bus(service.name)),
+        "Resource": names.local_bus_arn(stage.region, service.account, service.name),
         "Condition": {
             "StringEquals": {"aws:SourceAccount": stage.bus_account},
-            "ArnEquals": {"aws:SourceArn": names.rule_arn(
-                stage.region, stage.bus_account, names.GLOBAL_BUS, rule)},
+            "ArnEquals": {"aws:SourceArn": names.forward_rule_arn(
+                stage.region, stage.bus_account, service.name)},
         },
     })
 
@@ -206,25 +209,24 @@ def forward_role_trust(stage: Stage, service: Service) -> dict[str, Any]:
     Source: EventBridge User Guide, "Cross-service confused deputy prevention": for event
     bus rule targets, ``aws:SourceArn`` must be the rule ARN.
     """
-    return _policy({
+    return policy_document({
         "Effect": "Allow",
         "Principal": {"Service": EVENTS_SERVICE},
         "Action": "sts:AssumeRole",
         "Condition": {
             "StringEquals": {"aws:SourceAccount": stage.bus_account},
-            "ArnEquals": {"aws:SourceArn": names.rule_arn(
-                stage.region, stage.bus_account, names.GLOBAL_BUS,
-                names.forward_rule_name(service.name))},
+            "ArnEquals": {"aws:SourceArn": names.forward_rule_arn(
+                stage.region, stage.bus_account, service.name)},
         },
     })
 
 
 def forward_role_policy(stage: Stage, service: Service) -> dict[str, Any]:
     """PutEvents on the one local bus, nothing else."""
-    return _policy({
+    return policy_document({
         "Effect": "Allow",
         "Action": "events:PutEvents",
-        "Resource": names.bus_arn(stage.region, service.account, names.local_bus(service.name)),
+        "Resource": names.local_bus_arn(stage.region, service.account, service.name),
     })
 
 
@@ -234,14 +236,14 @@ def forward_dlq_policy(stage: Stage) -> dict[str, Any]:
     Source: EventBridge User Guide, "Using dead-letter queues to process undelivered
     events" (principal events.amazonaws.com, ``aws:SourceArn`` = the rule ARN).
     """
-    rules = [names.rule_arn(stage.region, stage.bus_account, names.GLOBAL_BUS,
-                            names.forward_rule_name(s.name)) for s in stage.services]
-    return _policy({
+    rules = [names.forward_rule_arn(stage.region, stage.bus_account, s.name)
+             for s in stage.services]
+    return policy_document({
         "Sid": "ForwardingRulesDeadLetters",
         "Effect": "Allow",
         "Principal": {"Service": EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
-        "Resource": names.queue_arn(stage.region, stage.bus_account, names.FORWARD_DLQ),
+        "Resource": names.forward_dlq_arn(stage.region, stage.bus_account),
         "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
     })
 
@@ -255,13 +257,12 @@ def service_dlq_policy(stage: Stage, service: Service) -> dict[str, Any]:
     destination").
     """
     bus = names.local_bus(service.name)
-    return _policy({
+    return policy_document({
         "Sid": "LocalBusRulesDeadLetters",
         "Effect": "Allow",
         "Principal": {"Service": EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
-        "Resource": names.queue_arn(stage.region, service.account,
-                                    names.service_dlq(service.name)),
+        "Resource": names.service_dlq_arn(stage.region, service.account, service.name),
         "Condition": {
             "StringEquals": {"aws:SourceAccount": service.account},
             "ArnLike": {"aws:SourceArn": names.rule_arn(stage.region, service.account, bus, "*")},
@@ -290,7 +291,7 @@ def logs_resource_policy(stage: Stage, account: str) -> dict[str, Any]:
     rules = [names.rule_arn(stage.region, account, bus, names.LOG_ALL_RULE) for bus in buses]
     principal = {"Service": [EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]}
     log_groups = names.event_log_groups_arn_pattern(stage.region, account)
-    return _policy({
+    return policy_document({
         "Sid": "EventBridgeCreatesEventLogStreams",
         "Effect": "Allow",
         "Principal": principal,

@@ -173,3 +173,55 @@ def lambda_execution_role_name(app_name: str, stage: str) -> str:
 def api_handler_function_name(app_name: str, stage: str) -> str:
     """Chalice names the function serving an app's routes ``<app>-<stage>``, no suffix."""
     return f"{app_name}-{stage}"
+
+
+# --- Facts several modules share (desired, subscribe, configure) ---------------------
+
+
+def account_root_arn(account: str) -> str:
+    """The principal standing for a whole account in a resource policy.
+
+    >>> account_root_arn("222222222222")
+    'arn:aws:iam::222222222222:root'
+    """
+    return f"arn:aws:iam::{account}:root"
+
+
+def global_bus_arn(region: str, bus_account: str) -> str:
+    """The bus every service publishes to."""
+    return bus_arn(region, bus_account, GLOBAL_BUS)
+
+
+def local_bus_arn(region: str, account: str, service: str) -> str:
+    """The service's own bus, in the service's account."""
+    return bus_arn(region, account, local_bus(service))
+
+
+def forward_rule_arn(region: str, bus_account: str, service: str) -> str:
+    """The rule on the global bus forwarding to ``service``'s local bus."""
+    return rule_arn(region, bus_account, GLOBAL_BUS, forward_rule_name(service))
+
+
+def forward_dlq_arn(region: str, bus_account: str) -> str:
+    """The dead-letter queue of every forwarding rule, in the bus account."""
+    return queue_arn(region, bus_account, FORWARD_DLQ)
+
+
+def service_dlq_arn(region: str, account: str, service: str) -> str:
+    """The service's dead-letter queue: its rules' DeadLetterConfig and Lambda on-failure.
+
+    >>> service_dlq_arn("eu-west-1", "222222222222", "order-service")
+    'arn:aws:sqs:eu-west-1:222222222222:order-service-handler-dlq'
+    """
+    return queue_arn(region, account, service_dlq(service))
+
+
+def subscription_rule_arn(region: str, account: str, service: str, subscription: str) -> str:
+    """The rule on ``service``'s local bus feeding one subscription."""
+    return rule_arn(region, account, local_bus(service),
+                    subscription_rule_name(service, subscription))
+
+
+def forward_role_arn(bus_account: str, service: str) -> str:
+    """The role the forwarding rule to ``service`` delivers with (and its bus admits)."""
+    return role_arn(bus_account, forward_role_name(service))

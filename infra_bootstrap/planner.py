@@ -24,8 +24,17 @@ from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource
 
 WAIT_PREFIX = "wait:"
-# botocore's names of the services where they differ from the IAM action prefix.
-_ACTION_PREFIX = {"logs": "logs", "dynamodb": "dynamodb", "lambda": "lambda"}
+
+
+def api_name(service: str, operation: str) -> str:
+    """``events:PutRule`` style, for messages: botocore's service name (the same as the
+    IAM action prefix for every service used here) and the operation in CamelCase.
+
+    >>> api_name("lambda", "put_function_event_invoke_config")
+    'lambda:PutFunctionEventInvokeConfig'
+    """
+    camel = "".join(part.capitalize() for part in operation.split("_"))
+    return f"{service}:{camel}"
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,7 @@ class Call:
         >>> Call("1", "events", "put_rule", {}, "", "x").api_name
         'events:PutRule'
         """
-        operation = self.operation.removeprefix(WAIT_PREFIX)
-        camel = "".join(part.capitalize() for part in operation.split("_"))
-        return f"{_ACTION_PREFIX.get(self.service, self.service)}:{camel}"
+        return api_name(self.service, self.operation.removeprefix(WAIT_PREFIX))
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "api": self.api_name, "operation": self.operation,
@@ -71,6 +78,12 @@ class _Plan:
             **params: Any) -> None:
         self.calls.append(Call(self.account, service, operation, params, description,
                                self.resource, mutating))
+
+
+def _one(x: Resource, service: str, operation: str, description: str,
+         **params: Any) -> list[Call]:
+    """A plan step of exactly one mutating call on ``x``."""
+    return [Call(x.account, service, operation, params, description, x.label)]
 
 
 def plan(desired: Iterable[Resource], actual: Iterable[Resource], *, stage: str,
@@ -210,10 +223,8 @@ def _queue_attributes(d: Resource) -> dict[str, str]:
 
 
 def _queue_create(d: Resource) -> list[Call]:
-    p = _Plan(d.account, d.label)
-    p.add("sqs", "create_queue", f"create {d.label}", QueueName=d.name,
-          Attributes=_queue_attributes(d), tags=dict(d.tags or {}))
-    return p.calls
+    return _one(d, "sqs", "create_queue", f"create {d.label}", QueueName=d.name,
+                Attributes=_queue_attributes(d), tags=dict(d.tags or {}))
 
 
 def _queue_update(d: Resource, a: Resource) -> list[Call]:
@@ -234,9 +245,7 @@ def _queue_update(d: Resource, a: Resource) -> list[Call]:
 
 
 def _queue_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("sqs", "delete_queue", f"delete {a.label}", QueueUrl=a.props["url"])
-    return p.calls
+    return _one(a, "sqs", "delete_queue", f"delete {a.label}", QueueUrl=a.props["url"])
 
 
 def _log_group_create(d: Resource) -> list[Call]:
@@ -262,24 +271,19 @@ def _log_group_update(d: Resource, a: Resource) -> list[Call]:
 
 
 def _log_group_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("logs", "delete_log_group", f"delete {a.label}", logGroupName=a.name)
-    return p.calls
+    return _one(a, "logs", "delete_log_group", f"delete {a.label}", logGroupName=a.name)
 
 
 def _logs_policy_put(d: Resource, a: Resource | None = None) -> list[Call]:
     if a is not None and _same(d.props["document"], a.props.get("document")):
         return []
-    p = _Plan(d.account, d.label)
-    p.add("logs", "put_resource_policy", f"{'create' if a is None else 'update'} {d.label}",
-          policyName=d.name, policyDocument=_dumps(d.props["document"]))
-    return p.calls
+    return _one(d, "logs", "put_resource_policy",
+                f"{'create' if a is None else 'update'} {d.label}",
+                policyName=d.name, policyDocument=_dumps(d.props["document"]))
 
 
 def _logs_policy_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("logs", "delete_resource_policy", f"delete {a.label}", policyName=a.name)
-    return p.calls
+    return _one(a, "logs", "delete_resource_policy", f"delete {a.label}", policyName=a.name)
 
 
 def _table_create(d: Resource) -> list[Call]:
@@ -335,9 +339,8 @@ def _table_update(d: Resource, a: Resource) -> list[Call]:
 
 
 def _table_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("dynamodb", "delete_table", f"delete {a.label} and its items", TableName=a.name)
-    return p.calls
+    return _one(a, "dynamodb", "delete_table", f"delete {a.label} and its items",
+                TableName=a.name)
 
 
 def _bus_policy_calls(p: _Plan, d: Resource, current: Any) -> None:
@@ -391,39 +394,33 @@ def _bus_update(d: Resource, a: Resource) -> list[Call]:
 
 
 def _bus_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("events", "delete_event_bus", f"delete {a.label}", Name=a.name)
-    return p.calls
+    return _one(a, "events", "delete_event_bus", f"delete {a.label}", Name=a.name)
 
 
 def _archive_create(d: Resource) -> list[Call]:
-    p = _Plan(d.account, d.label)
-    p.add("events", "create_archive",
-          f"create {d.label} of {d.props['source_arn']} "
-          f"(retention {d.props['retention_days'] or 'indefinite'} days)",
-          ArchiveName=d.name, EventSourceArn=d.props["source_arn"],
-          Description=d.props.get("description", ""), RetentionDays=d.props["retention_days"])
-    return p.calls
+    return _one(d, "events", "create_archive",
+                f"create {d.label} of {d.props['source_arn']} "
+                f"(retention {d.props['retention_days'] or 'indefinite'} days)",
+                ArchiveName=d.name, EventSourceArn=d.props["source_arn"],
+                Description=d.props.get("description", ""),
+                RetentionDays=d.props["retention_days"])
 
 
 def _archive_update(d: Resource, a: Resource) -> list[Call]:
     if d.props["source_arn"] != a.props.get("source_arn"):
         return _archive_delete(a) + _archive_create(d)
-    p = _Plan(d.account, d.label)
-    if (d.props["retention_days"] != a.props.get("retention_days")
-            or d.props.get("description", "") != a.props.get("description", "")):
-        p.add("events", "update_archive",
-              f"set retention of {d.label} to {d.props['retention_days']} days "
-              f"(was {a.props.get('retention_days')})", ArchiveName=d.name,
-              Description=d.props.get("description", ""),
-              RetentionDays=d.props["retention_days"])
-    return p.calls
+    if (d.props["retention_days"] == a.props.get("retention_days")
+            and d.props.get("description", "") == a.props.get("description", "")):
+        return []
+    return _one(d, "events", "update_archive",
+                f"set retention of {d.label} to {d.props['retention_days']} days "
+                f"(was {a.props.get('retention_days')})", ArchiveName=d.name,
+                Description=d.props.get("description", ""),
+                RetentionDays=d.props["retention_days"])
 
 
 def _archive_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("events", "delete_archive", f"delete {a.label}", ArchiveName=a.name)
-    return p.calls
+    return _one(a, "events", "delete_archive", f"delete {a.label}", ArchiveName=a.name)
 
 
 def _put_rule(p: _Plan, d: Resource, description: str, *, tags: bool) -> None:
@@ -484,13 +481,11 @@ def _rule_delete(a: Resource) -> list[Call]:
 
 
 def _permission_create(d: Resource) -> list[Call]:
-    p = _Plan(d.account, d.label)
-    p.add("lambda", "add_permission",
-          f"let {d.props['principal']} invoke {d.props['function_name']} "
-          f"from {d.props['source_arn']}", FunctionName=d.props["function_name"],
-          StatementId=d.props["statement_id"], Action=d.props["action"],
-          Principal=d.props["principal"], SourceArn=d.props["source_arn"])
-    return p.calls
+    return _one(d, "lambda", "add_permission",
+                f"let {d.props['principal']} invoke {d.props['function_name']} "
+                f"from {d.props['source_arn']}", FunctionName=d.props["function_name"],
+                StatementId=d.props["statement_id"], Action=d.props["action"],
+                Principal=d.props["principal"], SourceArn=d.props["source_arn"])
 
 
 def _permission_update(d: Resource, a: Resource) -> list[Call]:
@@ -501,10 +496,8 @@ def _permission_update(d: Resource, a: Resource) -> list[Call]:
 
 
 def _permission_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("lambda", "remove_permission", f"remove {a.label}",
-          FunctionName=a.props["function_name"], StatementId=a.props["statement_id"])
-    return p.calls
+    return _one(a, "lambda", "remove_permission", f"remove {a.label}",
+                FunctionName=a.props["function_name"], StatementId=a.props["statement_id"])
 
 
 _INVOKE_KEYS = ("maximum_retry_attempts", "maximum_event_age", "on_failure")
@@ -513,22 +506,19 @@ _INVOKE_KEYS = ("maximum_retry_attempts", "maximum_event_age", "on_failure")
 def _invoke_config_put(d: Resource, a: Resource | None = None) -> list[Call]:
     if a is not None and all(d.props[k] == a.props.get(k) for k in _INVOKE_KEYS):
         return []
-    p = _Plan(d.account, d.label)
-    p.add("lambda", "put_function_event_invoke_config",
-          f"{'set' if a is None else 'update'} async invoke of {d.name}: "
-          f"{d.props['maximum_retry_attempts']} retries, on failure to {d.props['on_failure']}",
-          FunctionName=d.props["function_name"],
-          MaximumRetryAttempts=d.props["maximum_retry_attempts"],
-          MaximumEventAgeInSeconds=d.props["maximum_event_age"],
-          DestinationConfig={"OnFailure": {"Destination": d.props["on_failure"]}})
-    return p.calls
+    return _one(d, "lambda", "put_function_event_invoke_config",
+                f"{'set' if a is None else 'update'} async invoke of {d.name}: "
+                f"{d.props['maximum_retry_attempts']} retries, on failure to "
+                f"{d.props['on_failure']}",
+                FunctionName=d.props["function_name"],
+                MaximumRetryAttempts=d.props["maximum_retry_attempts"],
+                MaximumEventAgeInSeconds=d.props["maximum_event_age"],
+                DestinationConfig={"OnFailure": {"Destination": d.props["on_failure"]}})
 
 
 def _invoke_config_delete(a: Resource) -> list[Call]:
-    p = _Plan(a.account, a.label)
-    p.add("lambda", "delete_function_event_invoke_config", f"delete {a.label}",
-          FunctionName=a.props["function_name"])
-    return p.calls
+    return _one(a, "lambda", "delete_function_event_invoke_config", f"delete {a.label}",
+                FunctionName=a.props["function_name"])
 
 
 _RULE = _Handler(_rule_create, _rule_update, _rule_delete)

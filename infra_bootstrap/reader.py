@@ -20,12 +20,11 @@ import botocore.exceptions
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.errors import AwsCallError
+from infra_bootstrap.planner import api_name
 from infra_bootstrap.resources import Resource, rule_name
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage
 
-_TARGET_KEYS = ("Id", "Arn", "RoleArn", "RetryPolicy", "DeadLetterConfig", "Input",
-                "InputPath")
 # Name shapes of what we create, to find owned leftovers without reading every resource.
 _ROLE_PREFIX = names.forward_role_name("")
 _QUEUE_SUFFIX = names.service_dlq("")
@@ -49,18 +48,12 @@ def read_actual(stage: Stage, sessions: AccountSessions, desired: Iterable[Resou
         reader = _AccountReader(stage, sessions, account, wanted)
         if managed & {r.EVENT_BUS, r.RULE, r.SUBSCRIPTION_RULE}:
             out += reader.buses_and_rules(managed)
-        if r.ARCHIVE in managed:
-            out += reader.archives()
-        if r.LOG_GROUP in managed:
-            out += reader.log_groups()
-        if r.LOGS_RESOURCE_POLICY in managed:
-            out += reader.logs_policies()
-        if r.IAM_ROLE in managed:
-            out += reader.roles()
-        if r.SQS_QUEUE in managed:
-            out += reader.queues()
-        if r.DYNAMODB_TABLE in managed:
-            out += reader.tables()
+        for kind, read in ((r.ARCHIVE, reader.archives), (r.LOG_GROUP, reader.log_groups),
+                           (r.LOGS_RESOURCE_POLICY, reader.logs_policies),
+                           (r.IAM_ROLE, reader.roles), (r.SQS_QUEUE, reader.queues),
+                           (r.DYNAMODB_TABLE, reader.tables)):
+            if kind in managed:
+                out += read()
         if managed & {r.LAMBDA_PERMISSION, r.INVOKE_CONFIG}:
             names_here = {d.props["function_name"] for d in desired_list
                           if d.account == account
@@ -98,8 +91,7 @@ class _AccountReader:
 
     def _error(self, service: str, operation: str, resource: str,
                exc: Exception) -> AwsCallError:
-        camel = "".join(p.capitalize() for p in operation.split("_"))
-        return AwsCallError(self.account, f"{service}:{camel}", resource,
+        return AwsCallError(self.account, api_name(service, operation), resource,
                             " ".join(str(exc).split()))
 
     def _pages(self, service: str, operation: str, key: str, token: str, resource: str,
@@ -161,7 +153,9 @@ class _AccountReader:
                 "pattern": json.loads(pattern) if pattern else None,
                 "description": rule.get("Description", ""),
                 "state": rule.get("State", "ENABLED"),
-                "targets": tuple({k: t[k] for k in _TARGET_KEYS if k in t} for t in targets),
+                # Every field: ListTargetsByRule returns only what was set, so a field
+                # added out of band (an InputTransformer, say) is drift to repair.
+                "targets": tuple(dict(t) for t in targets),
             }, tags))
         return out
 
@@ -197,8 +191,8 @@ class _AccountReader:
         return out
 
     def logs_policies(self) -> list[Resource]:
-        policies = self._call("logs", "describe_resource_policies",
-                              "Logs resource policies")["resourcePolicies"]
+        policies = self._pages("logs", "describe_resource_policies", "resourcePolicies",
+                               "nextToken", "Logs resource policies")
         return [Resource(r.LOGS_RESOURCE_POLICY, self.account, p["policyName"],
                          {"document": json.loads(p["policyDocument"])}, None)
                 for p in policies if p["policyName"] == names.LOGS_RESOURCE_POLICY]
@@ -212,8 +206,8 @@ class _AccountReader:
             if not name.startswith(_ROLE_PREFIX) and (r.IAM_ROLE, self.account, name) \
                     not in self.wanted:
                 continue
-            tags = {t["Key"]: t["Value"] for t in self._call(
-                "iam", "list_role_tags", name, RoleName=name)["Tags"]}
+            tags = {t["Key"]: t["Value"] for t in self._pages(
+                "iam", "list_role_tags", "Tags", "Marker", name, RoleName=name)}
             if not self._relevant(r.IAM_ROLE, name, tags):
                 continue
             full = self._call("iam", "get_role", name, RoleName=name)["Role"]

@@ -110,7 +110,8 @@ class AccountSessions:
                                         RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
             except (botocore.exceptions.ClientError,
                     botocore.exceptions.BotoCoreError) as exc:
-                raise AwsCallError(account, "sts:AssumeRole", how.role_arn, str(exc)) from None
+                raise AwsCallError(account, "sts:AssumeRole", how.role_arn,
+                                   _one_line(exc)) from None
             return new_session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
@@ -125,10 +126,15 @@ class AccountSessions:
             actual = session.client("sts", region_name=self.stage.region,
                                     config=CLIENT_CONFIG).get_caller_identity()["Account"]
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise AwsCallError(account, "sts:GetCallerIdentity", label, str(exc)) from None
+            raise AwsCallError(account, "sts:GetCallerIdentity", label,
+                               _one_line(exc)) from None
         if actual != account:
             raise UsageError(f"{label} reaches account {actual}, but topology.toml expects "
                              f"{account}: fix the profile or the account id")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def _has_ambient_credentials() -> bool:

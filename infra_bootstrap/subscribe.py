@@ -64,20 +64,22 @@ def desired_subscriptions(stage: Stage, service: Service,
     ``function_arns`` maps each subscription name to its deployed function's ARN.
     """
     bus = names.local_bus(service.name)
-    dlq_arn = names.queue_arn(stage.region, service.account, names.service_dlq(service.name))
+    dlq_arn = names.service_dlq_arn(stage.region, service.account, service.name)
     tags = names.tags(stage.name)
+    subscriptions = tuple(subscriptions)
+    missing = [sub.name for sub in subscriptions if sub.name not in function_arns]
+    if missing:
+        raise UsageError(f"service {service.name}: {', '.join(missing)} not deployed for "
+                         f"stage {stage.name}: run `chalice deploy --stage {stage.name}` in "
+                         "the service's directory")
     out: list[Resource] = []
     for sub in subscriptions:
-        arn = function_arns.get(sub.name)
-        if arn is None:
-            raise UsageError(f"service {service.name}: subscription {sub.name} has no "
-                             "deployed function (deploy the service first)")
+        arn = function_arns[sub.name]
         function_account, function_name = _parse_function_arn(arn)
         if function_account != service.account:
             raise UsageError(f"service {service.name}: function {arn} is in account "
                              f"{function_account}, not the service's {service.account}")
         rule = names.subscription_rule_name(service.name, sub.name)
-        rule_arn = names.rule_arn(stage.region, service.account, bus, rule)
         out.append(Resource(r.SUBSCRIPTION_RULE, service.account, rule_name(bus, rule), {
             "bus": bus, "rule": rule, "pattern": dict(sub.event_pattern),
             "description": f"Subscription {sub.name} of {service.name}",
@@ -89,7 +91,8 @@ def desired_subscriptions(stage: Stage, service: Service,
         out.append(Resource(r.LAMBDA_PERMISSION, service.account, f"{function_name}/{sid}", {
             "function_name": function_name, "statement_id": sid,
             "principal": EVENTS_SERVICE, "action": "lambda:InvokeFunction",
-            "source_arn": rule_arn,
+            "source_arn": names.subscription_rule_arn(stage.region, service.account,
+                                                      service.name, sub.name),
         }, None))
         out.append(Resource(r.INVOKE_CONFIG, service.account, function_name, {
             "function_name": function_name,

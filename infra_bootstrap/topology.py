@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra_bootstrap import names
 from infra_bootstrap.errors import TopologyError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "topology.toml"
@@ -252,7 +253,7 @@ def _credentials(raw: Any, where: str, *, allow_role_name: bool) -> Any:
     role_name = raw["role_name"]
     if not isinstance(role_name, str) or not re.match(r"^[\w+=,.@-]{1,64}$", role_name):
         raise TopologyError(f"{where}.role_name: {role_name!r} is not an IAM role name")
-    return lambda account: Credentials(role_arn=f"arn:aws:iam::{account}:role/{role_name}")
+    return lambda account: Credentials(role_arn=names.role_arn(account, role_name))
 
 
 def _account(value: Any, where: str) -> str:

@@ -17,7 +17,6 @@ import click
 from infra_bootstrap import bootstrap
 from infra_bootstrap import subscribe as subscribing
 from infra_bootstrap.cli import stage_options
-from infra_bootstrap.errors import UsageError
 from infra_bootstrap.executor import execute
 from infra_bootstrap.planner import Call, mutating
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
@@ -138,13 +137,7 @@ def subscribe(stage: Stage, service_names: tuple[str, ...], dry_run: bool) -> No
     declared = {}
     for service in services:
         declared[service.name] = subscribing.declared_subscriptions(service.name)
-        deployed = subscribing.deployed_function_arns(stage, service.name)
-        missing = [s.name for s in declared[service.name] if s.name not in deployed]
-        if missing:
-            raise UsageError(f"service {service.name}: {', '.join(missing)} not deployed "
-                             f"for stage {stage.name}: run `chalice deploy --stage "
-                             f"{stage.name}` in the service's directory")
-        function_arns[service.name] = deployed
+        function_arns[service.name] = subscribing.deployed_function_arns(stage, service.name)
     result = subscribing.subscribe(stage, sessions, function_arns, subscriptions=declared,
                                    dry_run=dry_run, on_call=_echo_call)
     changes = mutating(result.calls)

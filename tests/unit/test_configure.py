@@ -378,6 +378,27 @@ def test_shell_env_refuses_base_credentials_that_reach_another_account(tmp_path:
                              "account id\n")
 
 
+def test_shell_env_with_a_profile_missing_from_the_aws_config_is_one_line(
+        tmp_path: Path) -> None:
+    path = write_topology(tmp_path, """
+        [stages.prod]
+        region = "eu-west-1"
+        bus_account = "111111111111"
+        credentials = { profile = "backbone-prod" }
+        [[stages.prod.services]]
+        name = "order-service"
+        account = "222222222222"
+    """)
+
+    result = CliRunner().invoke(main, ["services", "--stage", "prod", "--config", str(path),
+                                       "--shell-env", "order-service"])
+
+    assert result.exit_code == 1
+    assert result.output == ("error: account 222222222222: sts:GetCallerIdentity on profile "
+                             "backbone-prod failed: The config profile (backbone-prod) could "
+                             "not be found\n")
+
+
 def test_shell_exports_for_a_profile_unset_keys_that_would_override_it() -> None:
     assert shell_exports("us-east-1", Credentials(profile="my ops"), None) == [
         "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import botocore
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.desired import desired_resources
-from infra_bootstrap.planner import Call, destroy_plan, mutating, normalize, plan
+from infra_bootstrap.executor import CUSTOM_WAITERS
+from infra_bootstrap.planner import WAIT_PREFIX, Call, destroy_plan, mutating, normalize, plan
 from infra_bootstrap.resources import Resource
 from infra_bootstrap.topology import load_stage
 
@@ -265,3 +269,88 @@ def test_an_untagged_resource_with_our_name_is_adopted_not_recreated() -> None:
 ])
 def test_api_names_for_messages(operation: str, service: str, api: str) -> None:
     assert Call("1", service, operation, {}, "", "x").api_name == api
+
+
+# --- Every call as botocore's model defines it --------------------------------------------
+
+
+def _drifted(resource: Resource) -> Resource:
+    """``resource`` with every managed property off and its tags gone: the largest update."""
+    off: dict[str, Any] = {"policy": {"Statement": [{"Sid": "x", "Effect": "Allow"}]},
+                           "document": {"Statement": []}, "trust": {"Statement": []},
+                           "pattern": {"source": ["x"]}, "policies": {"old": {}},
+                           "retention_days": 1, "description": "old", "attributes": {},
+                           "targets": ({"Id": "old", "Arn": "arn:old"},),
+                           "ttl_attribute": None, "billing_mode": "PROVISIONED",
+                           "point_in_time_recovery": not resource.props.get(
+                               "point_in_time_recovery"),
+                           "maximum_retry_attempts": 0, "principal": "s3.amazonaws.com"}
+    props = {**resource.props, "arn": f"arn:for:{resource.name}",
+             **{k: v for k, v in off.items() if k in resource.props}}
+    return dataclasses.replace(resource, props=props,
+                               tags=None if resource.tags is None else {})
+
+
+def _subscriptions() -> list[Resource]:
+    from infra_bootstrap.subscribe import desired_subscriptions
+
+    @dataclasses.dataclass(frozen=True)
+    class Sub:
+        name: str
+        event_pattern: dict[str, Any]
+
+    stage = dataclasses.replace(load_stage("local"), name="test")
+    service = stage.service("delivery-service")
+    arn = names.lambda_function_arn(stage.region, service.account, "delivery-service-test-f")
+    return desired_subscriptions(stage, service, [Sub("f", {"source": ["order-service"]})],
+                                 {"f": arn})
+
+
+def _every_kind_of_call() -> list[Call]:
+    infra, subs = _desired(), _subscriptions()
+    return [
+        *plan(infra, [], stage="test"),
+        *plan(infra, [_drifted(x) for x in _up_to_date()], stage="test"),
+        *destroy_plan(_up_to_date(), stage="test"),
+        *plan(subs, [], stage="test", kinds=r.SUBSCRIPTION_KINDS),
+        *plan(subs, [_drifted(x) for x in subs], stage="test", kinds=r.SUBSCRIPTION_KINDS),
+        *destroy_plan([dataclasses.replace(x, props={**x.props, "arn": "arn:x"}) for x in subs],
+                      stage="test", kinds=r.SUBSCRIPTION_KINDS),
+    ]
+
+
+_BOTOCORE = botocore.session.get_session()
+
+
+def _input_shape(call: Call) -> Any:
+    session = _BOTOCORE
+    model = session.get_service_model(call.service)
+    if call.operation.startswith(WAIT_PREFIX):
+        waiter = "".join(part.capitalize() for part in
+                         call.operation.removeprefix(WAIT_PREFIX).split("_"))
+        custom = CUSTOM_WAITERS.get(call.service, {}).get("waiters", {})
+        operation = (custom[waiter]["operation"] if waiter in custom else
+                     session.get_waiter_model(call.service).get_waiter(waiter).operation)
+    else:
+        [operation] = [o for o in model.operation_names
+                       if botocore.xform_name(o) == call.operation]
+    return model.operation_model(operation).input_shape
+
+
+def test_every_planned_call_matches_botocore_s_model() -> None:
+    calls = _every_kind_of_call()
+    # Creates, every kind of update, deletes: each operation of the planner is here.
+    assert {"create_role", "update_assume_role_policy", "delete_role_policy", "tag_role",
+            "set_queue_attributes", "tag_queue", "put_retention_policy", "update_table",
+            "update_continuous_backups", "put_permission", "remove_permission",
+            "update_archive", "put_rule", "put_targets", "remove_targets", "delete_rule",
+            "add_permission", "put_function_event_invoke_config",
+            "delete_function_event_invoke_config", "wait:table_exists",
+            "wait:continuous_backups_enabled"} <= {c.operation for c in calls}
+
+    problems = []
+    for call in calls:
+        report = ParamValidator().validate(dict(call.params), _input_shape(call))
+        if report.has_errors():
+            problems.append(f"{call.api_name}: {report.generate_report()}")
+    assert problems == []
