@@ -12,51 +12,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 import urllib.request
 from typing import Any
 
-import boto3
-from _localup import LocalUpProcess
+from _localup import LocalUpProcess  # first: makes the repository importable
 
-GLOBAL_LOG = "/aws/events/backbone/global-bus"
-BUS_ACCOUNT_ROLE = "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+from infra_bootstrap import names
+from infra_bootstrap.local.up import LogTail
+from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.topology import load_stage
 
-
-def logs_client(endpoint: str) -> Any:
-    sts = boto3.client("sts", region_name="eu-west-1", endpoint_url=endpoint,
-                       aws_access_key_id="bench", aws_secret_access_key="bench")
-    creds = sts.assume_role(RoleArn=BUS_ACCOUNT_ROLE, RoleSessionName="bench")["Credentials"]
-    return boto3.client("logs", region_name="eu-west-1", endpoint_url=endpoint,
-                        aws_access_key_id=creds["AccessKeyId"],
-                        aws_secret_access_key=creds["SecretAccessKey"],
-                        aws_session_token=creds["SessionToken"])
+# The log may hold an event stamped just before the POST returned: look back this much.
+CLOCK_SLACK_MS = 2000
 
 
-def order_updated_at(logs: Any, order_id: str, since_ms: int) -> int | None:
-    """Ingestion time (ms) of the order's Order.Updated in the global log, if there yet."""
-    pages = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=GLOBAL_LOG, startTime=since_ms - 2000)
-    for page in pages:
-        for item in page["events"]:
-            if order_id in item["message"]:
-                event = json.loads(item["message"])
-                if event["detail-type"] == "Order.Updated":
-                    return int(item["ingestionTime"])
-    return None
-
-
-def one_order(api: str, logs: Any, timeout: float = 10.0) -> float:
+def one_order(api: str, logs: Any, bus_account: str, timeout: float = 10.0) -> float:
+    """POST one order; ms until its Order.Updated was ingested into the global log."""
     posted_ms = time.time() * 1000
     request = urllib.request.Request(f"{api}/orders", method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         order_id = json.loads(response.read())["orderId"]
+    tail = LogTail(logs, names.GLOBAL_BUS, bus_account, start_ms=int(posted_ms) - CLOCK_SLACK_MS)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        logged = order_updated_at(logs, order_id, int(posted_ms))
-        if logged is not None:
-            return logged - posted_ms
+        for logged in tail.poll():
+            if logged.detail_type == "Order.Updated" and order_id in logged.raw:
+                return logged.ingestion_ms - posted_ms
         time.sleep(0.02)
     raise SystemExit(f"order {order_id}: no Order.Updated in the global log after {timeout} s")
 
@@ -68,10 +52,14 @@ def main() -> None:
     args = parser.parse_args()
     cloud = LocalUpProcess("--delivery-delay", "0")
     try:
-        logs = logs_client(cloud.aws)
+        # The bus account's logs client, the way every tool of the project reaches it.
+        os.environ["AWS_ENDPOINT_URL"] = cloud.aws
+        stage = load_stage("local")
+        logs = AccountSessions(stage).client(stage.bus_account, "logs")
         for _ in range(args.warmup):
-            one_order(cloud.api, logs)
-        latencies = sorted(one_order(cloud.api, logs) for _ in range(args.orders))
+            one_order(cloud.api, logs, stage.bus_account)
+        latencies = sorted(one_order(cloud.api, logs, stage.bus_account)
+                           for _ in range(args.orders))
     finally:
         cloud.stop()
     p50 = statistics.median(latencies)

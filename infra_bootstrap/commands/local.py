@@ -17,10 +17,10 @@ def local() -> None:
               help="Once ready, run one order through the system, print its timeline, exit.")
 @click.option("--delivery-delay", type=click.FloatRange(min=0), default=None,
               metavar="SECONDS", help="Simulated delivery work (default: topology, 5 s).")
-@click.option("--aws-port", type=click.IntRange(1, 65535), default=4566, show_default=True,
-              help="Port of the AWS endpoint on 127.0.0.1.")
-@click.option("--api-port", type=click.IntRange(1, 65535), default=8000, show_default=True,
-              help="Port of the order API on 127.0.0.1.")
+@click.option("--aws-port", type=click.IntRange(0, 65535), default=4566, show_default=True,
+              help="Port of the AWS endpoint on 127.0.0.1 (0: a free one, named by `ready`).")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port of the order API on 127.0.0.1 (0: a free one, named by `ready`).")
 @click.option("-v", "--verbose", is_flag=True, help="Print each startup step with its time.")
 def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
        verbose: bool) -> None:
@@ -28,7 +28,7 @@ def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
     from infra_bootstrap.local.up import UpOptions
     from infra_bootstrap.local.up import up as run_up
 
-    if aws_port == api_port:
+    if aws_port == api_port != 0:
         raise UsageError(f"--aws-port and --api-port are both {aws_port}: give two ports")
     code = run_up(UpOptions(demo=demo, delivery_delay=delivery_delay, aws_port=aws_port,
                             api_port=api_port, verbose=verbose))

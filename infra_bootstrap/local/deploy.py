@@ -8,8 +8,13 @@ Lambda control plane (moto) so that ``subscribe``'s ``AddPermission`` and
 ``PutFunctionEventInvokeConfig`` work exactly as on AWS.
 
 >>> stage = load_stage("local")                                        # doctest: +SKIP
->>> deploy(stage, AccountSessions(stage), {"order-service": app})       # doctest: +SKIP
+>>> deploy(stage, AccountSessions(stage))                               # doctest: +SKIP
 {'order-service': {'on_delivery_updated': 'arn:aws:lambda:eu-west-1:222222222222:function:...'}}
+
+``load_service`` is the one place that turns a service into its app, Chalice config and
+functions; the deploy here and the worker that runs the handlers both start from it, so
+the function a worker serves is exactly the function deployed (name, ARN, timeout,
+memory).
 """
 
 from __future__ import annotations
@@ -84,6 +89,61 @@ def function_arns(functions: Iterable[LocalFunction]) -> dict[str, dict[str, str
     return result
 
 
+@dataclass(frozen=True)
+class FunctionLimits:
+    """What a function may use: its timeout and memory, as ``chalice deploy`` sets them."""
+
+    timeout_seconds: int
+    memory_mb: int
+
+
+def function_limits(config: Config, stage: str, subscription: str) -> FunctionLimits:
+    """The timeout and memory of one function: Chalice's stage / function lookup, then
+    Chalice's defaults. Pure.
+
+    >>> config = Config(chalice_stage="local", config_from_disk={"stages": {"local": {
+    ...     "lambda_timeout": 65, "lambda_functions": {"f": {"lambda_memory_size": 256}}}}})
+    >>> function_limits(config, "local", "f")
+    FunctionLimits(timeout_seconds=65, memory_mb=256)
+    """
+    scoped = config.scope(stage, subscription)
+    return FunctionLimits(scoped.lambda_timeout or DEFAULT_TIMEOUT_SECONDS,
+                          scoped.lambda_memory_size or DEFAULT_MEMORY_MB)
+
+
+@dataclass(frozen=True)
+class LocalService:
+    """A service as ``chalice deploy`` sees it: app, project, config and functions.
+
+    ``functions[i]`` is the deployed function of ``subscriptions[i]``.
+    """
+
+    name: str
+    app: Any
+    project_dir: Path
+    config: Config
+    subscriptions: tuple[Any, ...]
+    functions: tuple[LocalFunction, ...]
+
+
+def load_service(stage: Stage, service: str) -> LocalService:
+    """Import the service's Chalice app and derive its config and functions.
+
+    >>> load_service(load_stage("local"), "order-service").functions[0].subscription
+    'on_delivery_updated'
+    """
+    from backbone.subscriptions import subscriptions_of
+    from infra_bootstrap.service_apps import load_app, service_dir
+
+    app = load_app(service)
+    project_dir = service_dir(service)
+    config = chalice_config(stage, service, project_dir)
+    subscriptions = subscriptions_of(app)
+    functions = local_functions(stage, service, config.app_name,
+                                [s.name for s in subscriptions])
+    return LocalService(service, app, project_dir, config, tuple(subscriptions), functions)
+
+
 def with_delivery_delay(stage: Stage, seconds: float | None) -> Stage:
     """The stage with DELIVERY_DELAY_SECONDS set for every service that reads it. Pure.
 
@@ -119,15 +179,13 @@ def chalice_config(stage: Stage, service: str, project_dir: Path) -> Config:
                   default_params={"autogen_policy": True})
 
 
-def deploy_service(stage: Stage, sessions: AccountSessions, service: str,
-                   functions: Iterable[LocalFunction], config: Config,
-                   project_dir: Path) -> None:
+def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalService) -> None:
     """Create the execution role and every function of one service (idempotent)."""
-    account = stage.service(service).account
+    account = stage.service(service.name).account
     iam = sessions.client(account, "iam")
     lam = sessions.client(account, "lambda")
-    app_name = config.app_name or service
-    role = names.lambda_execution_role_name(app_name, stage.name)
+    config = service.config
+    role = names.lambda_execution_role_name(config.app_name, stage.name)
     role_arn = names.role_arn(account, role)
     tags = names.tags(stage.name)
     try:
@@ -137,19 +195,20 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: str,
         if _code(exc) != "EntityAlreadyExists":
             raise AwsCallError(account, "iam:CreateRole", role, str(exc)) from None
     # Chalice attaches iam_policy_file as the role's inline policy, named like the role.
-    policy = configure.iam_policy(stage, stage.service(service))
+    policy = configure.iam_policy(stage, stage.service(service.name))
     _call(account, "iam:PutRolePolicy", role, iam.put_role_policy, RoleName=role,
           PolicyName=role, PolicyDocument=json.dumps(policy))
-    code = _placeholder_zip(project_dir)
-    for function in functions:
+    code = _placeholder_zip(service.project_dir)
+    for function in service.functions:
         scoped = config.scope(stage.name, function.subscription)
+        limits = function_limits(config, stage.name, function.subscription)
         spec: dict[str, Any] = {
             "FunctionName": function.function_name,
             "Runtime": scoped.lambda_python_version,
             "Role": role_arn,
             "Handler": f"app.{function.subscription}",
-            "Timeout": scoped.lambda_timeout or DEFAULT_TIMEOUT_SECONDS,
-            "MemorySize": scoped.lambda_memory_size or DEFAULT_MEMORY_MB,
+            "Timeout": limits.timeout_seconds,
+            "MemorySize": limits.memory_mb,
             "Environment": {"Variables": dict(scoped.environment_variables)},
             "Tags": tags,
         }
@@ -171,18 +230,11 @@ def deploy(stage: Stage, sessions: AccountSessions,
     >>> deploy(load_stage("local"), sessions)                          # doctest: +SKIP
     {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...'}, 'delivery-service': ...}
     """
-    from backbone.subscriptions import subscriptions_of
-    from infra_bootstrap.service_apps import load_app, service_dir
-
     deployed: list[LocalFunction] = []
-    for service in services if services is not None else [s.name for s in stage.services]:
-        app = load_app(service)
-        project_dir = service_dir(service)
-        functions = local_functions(stage, service, app.app_name,
-                                    [s.name for s in subscriptions_of(app)])
-        deploy_service(stage, sessions, service, functions,
-                       chalice_config(stage, service, project_dir), project_dir)
-        deployed.extend(functions)
+    for name in services if services is not None else [s.name for s in stage.services]:
+        service = load_service(stage, name)
+        deploy_service(stage, sessions, service)
+        deployed.extend(service.functions)
     return function_arns(deployed)
 
 

@@ -6,7 +6,9 @@ AWS (only ``AWS_ENDPOINT_URL`` differs), creates the services' functions in the 
 control plane (``deploy``, the local ``chalice deploy``), starts one worker process per
 service, prints ``ready: api=... aws=...`` and the account ids, then streams the global
 bus's events until Ctrl-C or SIGTERM. ``--demo`` instead runs one order through the
-system, prints its timeline across every bus and exits.
+system, prints its timeline across every bus and exits. Port 0 picks a free port; the
+``ready`` line says which. Whatever happens (Ctrl-C, SIGTERM, a failed step, a worker
+that dies), every process started is stopped before ``up`` returns.
 
 >>> up(UpOptions(demo=True, delivery_delay=0))                       # doctest: +SKIP
 ready: api=http://127.0.0.1:8000 aws=http://127.0.0.1:4566
@@ -37,12 +39,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from infra_bootstrap import configure, names
+from infra_bootstrap.bootstrap import apply
 from infra_bootstrap.errors import BackboneError, UsageError
 from infra_bootstrap.local.deploy import deploy, with_delivery_delay
+from infra_bootstrap.local.worker import HOST
 from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 
-HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_SECONDS = 20.0
 STOP_GRACE_SECONDS = 5.0
@@ -60,6 +64,10 @@ class StartupError(BackboneError):
     """A piece of the local cloud did not start; the message names it."""
 
 
+class WorkerExited(BackboneError):
+    """A worker process died while the local cloud was running; names it and its log."""
+
+
 class DemoStepFailed(BackboneError):
     """A step of the demo did not happen in time; the message names the step."""
 
@@ -72,8 +80,8 @@ class UpOptions:
 
     demo: bool = False
     delivery_delay: float | None = None
-    aws_port: int = 4566
-    api_port: int = 8000
+    aws_port: int = 4566  # 0: a free port
+    api_port: int = 8000  # 0: a free port
     verbose: bool = False
 
 
@@ -166,11 +174,27 @@ def bus_logs(stage: Stage) -> list[tuple[str, str]]:
         (names.local_bus(s.name), s.account) for s in stage.services]
 
 
+def worker_environment(parent: Mapping[str, str], endpoint_url: str) -> dict[str, str]:
+    """A worker's environment: ``parent``'s without any ``AWS_*`` variable (the worker
+    acts only with its account's credentials), plus the endpoint. Pure.
+
+    >>> worker_environment({"PATH": "/bin", "AWS_PROFILE": "prod"}, "http://127.0.0.1:1")
+    {'PATH': '/bin', 'AWS_ENDPOINT_URL': 'http://127.0.0.1:1', 'PYTHONUNBUFFERED': '1'}
+    """
+    return {**{k: v for k, v in parent.items() if not k.startswith("AWS_")},
+            "AWS_ENDPOINT_URL": endpoint_url, "PYTHONUNBUFFERED": "1"}
+
+
 # --- I/O helpers ---------------------------------------------------------------
 
 
 def check_port_free(port: int, option: str) -> None:
-    """Raise PortInUse, naming the port, if something listens on 127.0.0.1:port."""
+    """Raise PortInUse, naming the port, if something listens on 127.0.0.1:port.
+
+    Port 0 (the system picks a free one) is always free.
+    """
+    if port == 0:
+        return
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         # Same flag as the servers: a port in TIME_WAIT is free, a listener is not.
@@ -230,13 +254,22 @@ class LogTail:
 
 @dataclass
 class Worker:
-    """A started worker process and what it reported once ready."""
+    """A started worker process and what it reported once ready.
+
+    ``info`` is the worker's ready line: ``service``, ``invoke`` (its Invoke API URL),
+    ``api_port`` (None unless it serves the routes) and ``functions`` (ARNs).
+    """
 
     service: str
     process: subprocess.Popen[bytes]
     log_path: Path
     ready_fd: int
     info: dict[str, Any] = field(default_factory=dict)
+
+    def exited(self, when: str) -> str:
+        """One line: this worker exited (with its code and last log line)."""
+        return (f"worker {self.service} exited with code {self.process.returncode} {when}: "
+                f"{last_line(self.log_path)} (log: {self.log_path})")
 
 
 def start_worker(service: str, endpoint_url: str, api_port: int | None,
@@ -251,11 +284,17 @@ def start_worker(service: str, endpoint_url: str, api_port: int | None,
         command += ["--api-port", str(api_port)]
     if delivery_delay is not None:
         command += ["--delivery-delay", repr(delivery_delay)]
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint_url, "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,))
-    os.close(write_fd)
+    try:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=worker_environment(os.environ, endpoint_url),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,))
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
     return Worker(service, process, log_path, read_fd)
 
 
@@ -268,22 +307,27 @@ def wait_ready(workers: Sequence[Worker], timeout: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             late = ", ".join(sorted(w.service for w in pending.values()))
-            raise StartupError(f"worker {late} not ready within {timeout:.0f} s "
+            raise StartupError(f"worker {late} not ready within {timeout:g} s "
                                f"(log: {next(iter(pending.values())).log_path})")
         readable, _, _ = select.select(list(pending), [], [], remaining)
         for fd in readable:
             chunk = os.read(fd, 65536)
             worker = pending[fd]
-            if chunk:
-                buffers[fd] += chunk
-                if not buffers[fd].endswith(b"\n"):
-                    continue
+            if not chunk:
+                try:
+                    worker.process.wait(timeout=STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    raise StartupError(f"worker {worker.service} closed its ready channel "
+                                       f"without a ready line (log: {worker.log_path})") from None
+                raise StartupError(worker.exited("before it was ready"))
+            buffers[fd] += chunk
+            if not buffers[fd].endswith(b"\n"):
+                continue
+            try:
                 worker.info = json.loads(buffers[fd])
-            else:
-                code = worker.process.wait(timeout=STOP_GRACE_SECONDS)
-                raise StartupError(f"worker {worker.service} exited with code {code} before "
-                                   f"it was ready: {last_line(worker.log_path)} "
-                                   f"(log: {worker.log_path})")
+            except ValueError:
+                raise StartupError(f"worker {worker.service} sent a malformed ready line: "
+                                   f"{buffers[fd][:200]!r}") from None
             os.close(fd)
             del pending[fd]
 
@@ -331,29 +375,15 @@ def http_json(method: str, url: str, body: bytes | None = None,
         return status, payload.decode(errors="replace")
 
 
-# --- the bootstrap, in process ------------------------------------------------
-
-
-def run_create(stage: Stage, sessions: AccountSessions) -> None:
-    """``infra_bootstrap create``: the same code as on AWS."""
-    from infra_bootstrap.bootstrap import apply
-
-    apply(stage, sessions)
-
-
-def run_subscribe(stage: Stage, sessions: AccountSessions,
-                  function_arns: Mapping[str, Mapping[str, str]]) -> None:
-    """``infra_bootstrap subscribe`` with the locally deployed function ARNs."""
-    from infra_bootstrap.subscribe import subscribe
-
-    subscribe(stage, sessions, function_arns=function_arns)
-
-
 # --- the local cloud ------------------------------------------------------------
 
 
 class LocalCloud:
-    """The endpoint, the bootstrap and the workers, started in order and stopped together."""
+    """The endpoint, the bootstrap and the workers, started in order and stopped together.
+
+    ``api_port`` and ``aws_port`` (and so the URLs) are the bound ports once ``start``
+    returned: the options may ask for port 0.
+    """
 
     def __init__(self, options: UpOptions, log: Callable[[str], None]) -> None:
         self.options = options
@@ -361,10 +391,19 @@ class LocalCloud:
         self._log = log
         self.endpoint: Any = None
         self.workers: list[Worker] = []
-        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
-        self.api_url = f"http://{HOST}:{options.api_port}"
-        self.aws_url = f"http://{HOST}:{options.aws_port}"
+        self.log_dir: Path | None = None
+        self.api_port = 0
+        self.aws_port = 0
         self._sessions: AccountSessions | None = None
+        self._saved_endpoint_url: str | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.aws_port}"
 
     @property
     def sessions(self) -> AccountSessions:
@@ -376,6 +415,10 @@ class LocalCloud:
         options = self.options
         check_port_free(options.aws_port, "--aws-port")
         check_port_free(options.api_port, "--api-port")
+        api_service = next((s.name for s in self.stage.services if _has_routes(s.name)), None)
+        if api_service is None:
+            raise StartupError("no service serves HTTP routes: nothing would listen on "
+                               "--api-port")
         started = time.monotonic()
 
         def step(what: str) -> None:
@@ -387,43 +430,54 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.endpoint = Endpoint(host=HOST, port=options.aws_port)
         self.endpoint.start()
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint.url
-        step(f"endpoint accepting on {self.endpoint.url}")
+        self.aws_port = self.endpoint.port
+        # The bootstrap below is the AWS code; only the standard endpoint variable differs.
+        self._saved_endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_url
+        step(f"endpoint accepting on {self.aws_url}")
         # The workers only need the endpoint; they start while the bootstrap runs.
-        api_port: int | None = options.api_port
+        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         for service in self.stage.services:
-            self.workers.append(start_worker(service.name, self.endpoint.url, api_port,
-                                             options.delivery_delay, self.log_dir))
-            api_port = None if _has_routes(service.name) else api_port
+            self.workers.append(start_worker(
+                service.name, self.aws_url, options.api_port if service.name == api_service
+                else None, options.delivery_delay, self.log_dir))
         step(f"workers started (logs in {self.log_dir})")
-        run_create(self.stage, self.sessions)
+        apply(self.stage, self.sessions)
         step("create done")
-        arns = deploy(self.stage, self.sessions)
-        step("functions deployed")
-        run_subscribe(self.stage, self.sessions, arns)
-        step("subscribe done")
+        subscribe(self.stage, self.sessions, function_arns=deploy(self.stage, self.sessions))
+        step("functions deployed, subscribe done")
         wait_ready(self.workers, WORKER_READY_SECONDS)
-        if not any(w.info.get("api") for w in self.workers):
-            raise StartupError("no service serves HTTP routes: nothing listens on --api-port")
+        for worker in self.workers:
+            for arn in worker.info["functions"]:
+                self.endpoint.register_lambda(arn, worker.info["invoke"])
+            if worker.info.get("api_port"):
+                self.api_port = int(worker.info["api_port"])
+        if not self.api_port:
+            raise StartupError(f"worker {api_service} does not serve its routes")
         step("workers ready")
 
     def check_workers(self) -> None:
-        """Raise StartupError if a worker died."""
+        """Raise WorkerExited if a worker died."""
         for worker in self.workers:
-            code = worker.process.poll()
-            if code is not None:
-                raise StartupError(f"worker {worker.service} exited with code {code}: "
-                                   f"{last_line(worker.log_path)} (log: {worker.log_path})")
+            if worker.process.poll() is not None:
+                raise WorkerExited(worker.exited("while running"))
+
+    def tail(self, bus: str, account: str) -> LogTail:
+        return LogTail(self.sessions.client(account, "logs"), bus, account)
 
     def tails(self) -> list[LogTail]:
-        return [LogTail(self.sessions.client(account, "logs"), bus, account)
-                for bus, account in bus_logs(self.stage)]
+        return [self.tail(bus, account) for bus, account in bus_logs(self.stage)]
 
     def stop(self, *, keep_logs: bool) -> None:
+        """Stop the workers and the endpoint; remove the service logs unless kept."""
         stop_workers(self.workers)
         if self.endpoint is not None:
             self.endpoint.stop()
-        if not keep_logs or not any(self.log_dir.iterdir()):
+        if self._saved_endpoint_url is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint_url
+        if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
@@ -438,12 +492,26 @@ def _has_routes(service: str) -> bool:
 
 def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
     """Print each global bus event as it is logged, until ``stop`` is set."""
-    tail = cloud.tails()[0]
+    tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
     while not stop.is_set():
         for logged in tail.poll():
             print(event_line(logged), file=out, flush=True)
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
+
+
+def _poll(cloud: LocalCloud, condition: Callable[[], Any], budget: float,
+          failure: Callable[[], str]) -> None:
+    """Poll ``condition`` until truthy; DemoStepFailed(``failure()``) after ``budget`` s.
+
+    A worker that dies meanwhile fails the demo at once (WorkerExited).
+    """
+    deadline = time.monotonic() + budget
+    while not condition():
+        if time.monotonic() > deadline:
+            raise DemoStepFailed(failure())
+        cloud.check_workers()
+        time.sleep(DEMO_POLL_SECONDS)
 
 
 def demo(cloud: LocalCloud, out: IO[str]) -> None:
@@ -457,30 +525,29 @@ def demo(cloud: LocalCloud, out: IO[str]) -> None:
     order_id = str(created["orderId"])
     print(f"POST /orders -> 201, order {order_id}", file=out, flush=True)
 
-    deadline = time.monotonic() + budget
     order: Any = created
-    while not (isinstance(order, dict) and order.get("status") == "DELIVERED"):
-        if time.monotonic() > deadline:
-            last = order.get("status") if isinstance(order, dict) else order
-            raise DemoStepFailed(f"step 'order DELIVERED': order {order_id} still {last} "
-                                 f"after {budget:g} s")
-        time.sleep(DEMO_POLL_SECONDS)
-        cloud.check_workers()
+
+    def delivered() -> bool:
+        nonlocal order
         _, order = http_json("GET", f"{cloud.api_url}/orders/{order_id}")
+        return isinstance(order, dict) and order.get("status") == "DELIVERED"
+
+    _poll(cloud, delivered, budget, lambda: (
+        f"step 'order DELIVERED': order {order_id} still "
+        f"{order.get('status') if isinstance(order, dict) else order} after {budget:g} s"))
 
     tails = cloud.tails()
     collected: list[LoggedEvent] = []
-    deadline = time.monotonic() + budget
-    while not any(e.bus == names.GLOBAL_BUS and e.detail_type == "Order.Updated"
-                  for e in collected):
-        if time.monotonic() > deadline:
-            raise DemoStepFailed(f"step 'Order.Updated in the global bus log': not there "
-                                 f"{budget:g} s after order {order_id} was DELIVERED")
+
+    def order_updated_logged() -> bool:
         for tail in tails:
-            collected += [e for e in tail.poll() if order_id in e.raw]
-        time.sleep(DEMO_POLL_SECONDS)
-    for tail in tails:  # whatever else reached the other buses by now
-        collected += [e for e in tail.poll() if order_id in e.raw]
+            collected.extend(e for e in tail.poll() if order_id in e.raw)
+        return any(e.bus == names.GLOBAL_BUS and e.detail_type == "Order.Updated"
+                   for e in collected)
+
+    _poll(cloud, order_updated_logged, budget, lambda: (
+        f"step 'Order.Updated in the global bus log': not there {budget:g} s after order "
+        f"{order_id} was DELIVERED"))
 
     print(f"timeline of order {order_id} (ms since the POST):", file=out)
     for line in timeline(collected, posted_ms):
@@ -489,22 +556,39 @@ def demo(cloud: LocalCloud, out: IO[str]) -> None:
     print(json.dumps(order, indent=2, sort_keys=True), file=out, flush=True)
 
 
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT (Ctrl-C) stop local up, even if started with SIGINT ignored."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+class _Signals:
+    """SIGTERM and SIGINT (Ctrl-C) stop local up, even if started with SIGINT ignored.
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    The first signal raises KeyboardInterrupt in the main thread; once stopping (after a
+    signal, or when ``stopping`` is set) further signals are ignored, so the shutdown of
+    the workers is never cut short.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        previous = {sig: signal.signal(sig, self._handle)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    """Run ``local up``; returns the exit code (0 after Ctrl-C / SIGTERM or a good demo)."""
+    """Run ``local up``; returns the exit code (0 after Ctrl-C / SIGTERM or a good demo).
+
+    A failure raises its BackboneError (the CLI prints it as one line) after everything
+    was stopped; the service logs are then kept, and their folder named on ``err``.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
 
@@ -515,10 +599,10 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
     cloud = LocalCloud(options, log)
     stop = threading.Event()
     failed = True  # service logs are kept when something went wrong
-    with _stop_on_signals():
+    with _Signals().installed() as signals:
         try:
             cloud.start()
-            print(ready_line(options.api_port, options.aws_port), file=out)
+            print(ready_line(cloud.api_port, cloud.aws_port), file=out)
             print(accounts_line(cloud.stage), file=out, flush=True)
             print(f"service logs: {cloud.log_dir} (removed on a clean exit)", file=err,
                   flush=True)
@@ -531,7 +615,9 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
             failed = options.demo
             return 130 if options.demo else 0
         finally:
+            signals.stopping = True
             stop.set()
-            with contextlib.suppress(KeyboardInterrupt):
-                cloud.stop(keep_logs=failed)
+            cloud.stop(keep_logs=failed)
+            if failed and cloud.log_dir is not None and cloud.log_dir.exists():
+                print(f"service logs kept in {cloud.log_dir}", file=err, flush=True)
     return 0

@@ -5,13 +5,17 @@
     python -m infra_bootstrap.local.worker --service order-service \\
         --endpoint http://127.0.0.1:4566 --api-port 8000 --parent-pid 1234 --ready-fd 5
 
-The worker holds that service account's credentials (STS AssumeRole against the
-endpoint, as on AWS), runs with the environment of the service's Chalice stage config
-plus ``AWS_ENDPOINT_URL``, serves the Chalice routes with Chalice's own local dev server
-(``chalice.local``) and answers Lambda ``Invoke`` requests for its functions on a
-threaded server, so the router's deliveries run concurrently. It registers each
-function ARN with the endpoint, writes one JSON line to ``--ready-fd`` once both
-servers accept requests, and exits when its parent dies or on SIGTERM/SIGINT.
+The worker holds that service account's credentials only (STS AssumeRole against the
+endpoint from the local cloud's base credentials, as on AWS; no profile, config file or
+instance metadata is consulted), runs with the environment of the service's Chalice
+stage config plus ``AWS_ENDPOINT_URL``, serves the Chalice routes with Chalice's own
+local dev server (``chalice.local``) and answers Lambda ``Invoke`` requests for its
+functions on a threaded server, so the router's deliveries run concurrently. Each
+handler gets the event as the router posts it and a Lambda context whose remaining time
+counts down from the function's deployed timeout. Once both servers accept requests it
+writes one JSON line to ``--ready-fd`` (its invoke URL, its API port, its function
+ARNs; ``local up`` registers them with the router), and it exits when its parent dies
+or on SIGTERM. ``--api-port 0`` picks a free port.
 """
 
 from __future__ import annotations
@@ -25,27 +29,37 @@ import sys
 import threading
 import time
 import traceback
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from infra_bootstrap import names
 from infra_bootstrap.local.deploy import (
+    FunctionLimits,
     LocalFunction,
+    LocalService,
     chalice_config,
-    local_functions,
+    function_limits,
+    load_service,
     with_delivery_delay,
 )
+from infra_bootstrap.service_apps import service_dir
+from infra_bootstrap.topology import Stage, load_stage
 
+HOST = "127.0.0.1"
 INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
 INVOKE_PATH_SUFFIX = "/invocations"
-LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
 # Linux prctl option: deliver this signal when the parent thread dies (prctl(2)).
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 0.5
 LISTEN_BACKLOG = 256
+# In the handlers' environment besides the account's keys: boto3 finds no other source of
+# credentials (shared files, EC2 instance metadata) even if a handler drops those keys.
+CREDENTIAL_ISOLATION = {"AWS_CONFIG_FILE": os.devnull,
+                        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                        "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 @dataclass(frozen=True)
@@ -100,36 +114,57 @@ def function_name_of(path: str) -> str | None:
     return name.rsplit(":function:", 1)[-1].split(":", 1)[0] or None
 
 
-class LambdaContext:
-    """The context object a Python handler receives (Lambda Developer Guide, "Lambda
-    context object in Python"), for one invocation."""
+def log_stream_name(now: float, instance: str) -> str:
+    """A Lambda log stream name: ``YYYY/MM/DD/[$LATEST]<instance id>``. Pure.
 
-    def __init__(self, function: LocalFunction, timeout_seconds: int, memory_mb: int,
-                 request_id: str) -> None:
+    >>> log_stream_name(0, "0123abcd")
+    '1970/01/01/[$LATEST]0123abcd'
+    """
+    return time.strftime("%Y/%m/%d/", time.gmtime(now)) + f"[$LATEST]{instance}"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A function this worker serves: what was deployed, and the code behind it."""
+
+    function: LocalFunction
+    handler: Callable[[Any, Any], Any]
+    limits: FunctionLimits
+    log_stream_name: str
+
+
+class LambdaContext:
+    """The context object a Python handler receives, for one invocation.
+
+    Attributes and method as the Lambda Developer Guide lists them ("Lambda context
+    object in Python"); the remaining time counts down from the function's timeout.
+
+    >>> f = LocalFunction("s", "f", "s-local-f", "arn:aws:lambda:eu-west-1:1:function:s-local-f")
+    >>> c = LambdaContext(Registered(f, print, FunctionLimits(3, 256), "x"), "r-1")
+    >>> c.memory_limit_in_mb, 2900 < c.get_remaining_time_in_millis() <= 3000
+    (256, True)
+    """
+
+    def __init__(self, registered: Registered, request_id: str) -> None:
+        function = registered.function
         self.function_name = function.function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = memory_mb
+        self.memory_limit_in_mb = registered.limits.memory_mb
         self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{function.function_name}"
-        self.log_stream_name = "local"
+        self.log_group_name = names.lambda_log_group(function.function_name)
+        self.log_stream_name = registered.log_stream_name
         self.identity = None
         self.client_context = None
-        self._deadline = time.monotonic() + timeout_seconds
+        self._deadline = time.monotonic() + registered.limits.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@dataclass(frozen=True)
-class _Registered:
-    function: LocalFunction
-    handler: Callable[[Any, Any], Any]
-    timeout_seconds: int
-    memory_mb: int
-
-
-def _invoke_handler_class(functions: Mapping[str, _Registered]) -> type[BaseHTTPRequestHandler]:
+def invoke_handler_class(functions: Mapping[str, Registered]) -> type[BaseHTTPRequestHandler]:
+    """The request handler of the invoke server: Lambda's Invoke API for ``functions``
+    (function name -> what runs it)."""
     class InvokeHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -151,9 +186,8 @@ def _invoke_handler_class(functions: Mapping[str, _Registered]) -> type[BaseHTTP
                                  "x-amzn-ErrorType": "InvalidRequestContentException"},
                            b'{"Type": "User", "Message": "Could not parse request body"}')
                 return
-            request_id = self.headers.get("X-Amzn-RequestId") or _request_id()
-            context = LambdaContext(registered.function, registered.timeout_seconds,
-                                    registered.memory_mb, request_id)
+            request_id = self.headers.get("X-Amzn-RequestId") or str(uuid.uuid4())
+            context = LambdaContext(registered, request_id)
             result = invoke(registered.handler, event, context)
             self._send(result.status, {**result.headers, "X-Amzn-RequestId": request_id},
                        result.body)
@@ -178,7 +212,7 @@ def _invoke_handler_class(functions: Mapping[str, _Registered]) -> type[BaseHTTP
     return InvokeHandler
 
 
-class _InvokeServer(ThreadingHTTPServer):
+class InvokeServer(ThreadingHTTPServer):
     # socketserver's default listen backlog is 5: a burst of concurrent deliveries
     # would see connection resets.
     request_queue_size = LISTEN_BACKLOG
@@ -199,11 +233,7 @@ def api_server(app: Any, config: Any, port: int) -> Any:
     # Per-thread current_request, as create_local_server does, so requests run concurrently.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, "127.0.0.1", port, server_cls=Server)
-
-
-def _request_id() -> str:
-    return str(uuid.uuid4())
+    return LocalDevServer(app, config, HOST, port, server_cls=Server)
 
 
 def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> None:
@@ -229,31 +259,50 @@ def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> Non
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def register_routes(endpoint: str, functions: Sequence[LocalFunction], url: str) -> None:
-    """Tell the endpoint's router where to deliver each function's invocations."""
-    for function in functions:
-        body = json.dumps({"functionArn": function.arn, "url": url}).encode()
-        request = urllib.request.Request(endpoint.rstrip("/") + LAMBDA_ROUTES_PATH, data=body,
-                                         headers={"Content-Type": "application/json"},
-                                         method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+def account_credentials(stage: Stage, account: str) -> dict[str, str]:
+    """The account's AssumeRole credentials, as the environment variables Lambda sets.
 
+    The role is assumed from the local cloud's base credentials (against the endpoint in
+    ``AWS_ENDPOINT_URL``), never from whatever the environment or an AWS config file holds.
+    """
+    from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 
-def assume_account(stage: Any, account: str) -> None:
-    """Put the account's AssumeRole credentials in the environment, as Lambda does."""
-    from infra_bootstrap.sessions import AccountSessions
-
-    credentials = AccountSessions(stage).session(account).get_credentials()
+    base = new_session(region_name=stage.region, **LOCAL_BASE_CREDENTIALS)
+    credentials = AccountSessions(stage, base).session(account).get_credentials()
     if credentials is None:
         raise RuntimeError(f"no credentials for account {account}")
     frozen = credentials.get_frozen_credentials()
-    os.environ["AWS_ACCESS_KEY_ID"] = frozen.access_key
-    os.environ["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
-    if frozen.token:
-        os.environ["AWS_SESSION_TOKEN"] = frozen.token
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        os.environ.pop(name, None)
+    return {"AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+            **({"AWS_SESSION_TOKEN": frozen.token} if frozen.token else {})}
+
+
+def lambda_environment(current: Mapping[str, str], *, credentials: Mapping[str, str],
+                       endpoint: str, region: str,
+                       variables: Mapping[str, str]) -> dict[str, str]:
+    """The handlers' environment: no ``AWS_*`` variable of ``current`` survives; the
+    account's credentials, region and endpoint, the stage's variables. Pure.
+
+    >>> env = lambda_environment({"PATH": "/bin", "AWS_PROFILE": "prod"},
+    ...     credentials={"AWS_ACCESS_KEY_ID": "k"}, endpoint="http://127.0.0.1:1",
+    ...     region="eu-west-1", variables={"TABLE_NAME": "t"})
+    >>> "AWS_PROFILE" in env, env["AWS_ACCESS_KEY_ID"], env["TABLE_NAME"], env["PATH"]
+    (False, 'k', 't', '/bin')
+    """
+    kept = {k: v for k, v in current.items() if not k.startswith("AWS_")}
+    return {**kept, **CREDENTIAL_ISOLATION, **credentials, "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": region, "AWS_DEFAULT_REGION": region, **variables}
+
+
+def registered_functions(local: LocalService, stage: str) -> dict[str, Registered]:
+    """Function name -> the deployed function and the handler that runs it."""
+    instance = uuid.uuid4().hex
+    return {
+        function.function_name: Registered(
+            function, subscription.handler,
+            function_limits(local.config, stage, function.subscription),
+            log_stream_name(time.time(), instance))
+        for function, subscription in zip(local.functions, local.subscriptions, strict=True)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -266,50 +315,40 @@ def run(args: argparse.Namespace) -> int:
     # stops the workers itself (SIGTERM), so a worker never exits before its parent knows.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    from backbone.subscriptions import subscriptions_of
-    from infra_bootstrap.service_apps import load_app, service_dir
-    from infra_bootstrap.topology import load_stage
-
     stage = with_delivery_delay(load_stage(args.stage), args.delivery_delay)
     service = stage.service(args.service)
     os.environ["AWS_ENDPOINT_URL"] = args.endpoint
-    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = stage.region
-    assume_account(stage, service.account)
+    credentials = account_credentials(stage, service.account)
+    config = chalice_config(stage, service.name, service_dir(service.name))
+    # As Lambda (and `chalice local`) do: the stage's variables for the whole process,
+    # set before the app module is imported.
+    environment = lambda_environment(os.environ, credentials=credentials,
+                                     endpoint=args.endpoint, region=stage.region,
+                                     variables=config.environment_variables)
+    os.environ.clear()
+    os.environ.update(environment)
+    local = load_service(stage, service.name)
+    functions = registered_functions(local, stage.name)
 
-    project_dir = service_dir(service.name)
-    config = chalice_config(stage, service.name, project_dir)
-    # As `chalice local` does: the stage's environment variables for the whole process.
-    os.environ.update(config.environment_variables)
-    app = load_app(service.name)
-    subscriptions = subscriptions_of(app)
-    functions = local_functions(stage, service.name, app.app_name,
-                                [s.name for s in subscriptions])
-    registered: dict[str, _Registered] = {}
-    for function, subscription in zip(functions, subscriptions, strict=True):
-        scoped = config.scope(stage.name, function.subscription)
-        registered[function.function_name] = _Registered(
-            function, subscription.handler, scoped.lambda_timeout or 60,
-            scoped.lambda_memory_size or 128)
-
-    invoke_server = _InvokeServer(("127.0.0.1", 0), _invoke_handler_class(registered))
-    invoke_url = f"http://127.0.0.1:{invoke_server.server_address[1]}"
+    invoke_server = InvokeServer((HOST, 0), invoke_handler_class(functions))
     servers: list[Any] = [invoke_server]
-    api_url = None
-    if args.api_port is not None and app.routes:
+    api_port = None
+    if args.api_port is not None and local.app.routes:
         try:
-            api = api_server(app, config, args.api_port)
+            api = api_server(local.app, local.config, args.api_port)
         except OSError as exc:
-            print(f"error: port {args.api_port} on 127.0.0.1 is in use ({exc.strerror})",
+            print(f"error: port {args.api_port} on {HOST} is in use ({exc.strerror})",
                   file=sys.stderr)
             return 1
         servers.append(api.server)
-        api_url = f"http://127.0.0.1:{args.api_port}"
+        api_port = api.server.server_address[1]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    register_routes(args.endpoint, functions, invoke_url)
 
-    ready = {"service": service.name, "invoke": invoke_url, "api": api_url,
-             "functions": [f.arn for f in functions]}
+    ready = {"service": service.name,
+             "invoke": f"http://{HOST}:{invoke_server.server_address[1]}",
+             "api_port": api_port,
+             "functions": [r.function.arn for r in functions.values()]}
     if args.ready_fd is not None:
         with os.fdopen(args.ready_fd, "w") as channel:
             channel.write(json.dumps(ready) + "\n")
@@ -317,6 +356,7 @@ def run(args: argparse.Namespace) -> int:
     stop.wait()
     for server in servers:
         server.shutdown()
+        server.server_close()
     return 0
 
 
@@ -327,7 +367,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--endpoint", required=True, help="the local AWS endpoint URL")
     parser.add_argument("--stage", default="local")
     parser.add_argument("--api-port", type=int, default=None,
-                        help="serve the app's Chalice routes on this port")
+                        help="serve the app's Chalice routes on this port (0: a free one)")
     parser.add_argument("--delivery-delay", type=float, default=None)
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process dies")

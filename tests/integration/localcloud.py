@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 
+from infra_bootstrap import names
 from tests.polling import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +33,17 @@ BUS_ACCOUNT = "111111111111"
 ORDER_ACCOUNT = "222222222222"
 DELIVERY_ACCOUNT = "333333333333"
 OUTSIDE_ACCOUNT = "444444444444"
-GLOBAL_BUS = "global-bus"
-GLOBAL_BUS_ARN = f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:event-bus/{GLOBAL_BUS}"
-ORDER_BUS = "local-bus-order-service"
-DELIVERY_BUS = "local-bus-delivery-service"
+GLOBAL_BUS = names.GLOBAL_BUS
+GLOBAL_BUS_ARN = names.bus_arn(REGION, BUS_ACCOUNT, GLOBAL_BUS)
+ORDER_BUS = names.local_bus("order-service")
+DELIVERY_BUS = names.local_bus("delivery-service")
 BUS_ACCOUNTS = {GLOBAL_BUS: BUS_ACCOUNT, ORDER_BUS: ORDER_ACCOUNT, DELIVERY_BUS: DELIVERY_ACCOUNT}
+# How the local stage reaches each account (topology.toml, stage local).
+ACCOUNT_ROLE = "OrganizationAccountAccessRole"
 DELIVERY_DELAY_SECONDS = 1
 READY_TIMEOUT = 30.0
 EVENT_TIMEOUT = 30.0
+READY = re.compile(r"ready: api=(http://127\.0\.0\.1:\d+) aws=(http://127\.0\.0\.1:\d+)")
 
 
 def free_port() -> int:
@@ -72,23 +76,30 @@ class Response:
 
 @dataclass
 class LocalUp:
-    """A running ``local up`` subprocess and the lines it printed."""
+    """A running ``local up`` subprocess (ports picked by it: ``--*-port 0``), the lines
+    it printed, and its stderr (read as it comes, so a full pipe never blocks it)."""
 
     process: subprocess.Popen[str]
-    api: str
-    aws: str
+    api: str = ""
+    aws: str = ""
     lines: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
     _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    _stderr_done: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, *args: str, tmpdir: Path | None = None) -> LocalUp:
-        aws_port, api_port = free_port(), free_port()
+    def start(cls, *args: str, tmpdir: Path | None = None,
+              own_process_group: bool = False) -> LocalUp:
+        """``own_process_group``: as a terminal runs it, so that a test can press Ctrl-C
+        (SIGINT to the whole group, workers included)."""
         command = [sys.executable, "-m", "infra_bootstrap", "local", "up",
-                   "--aws-port", str(aws_port), "--api-port", str(api_port), *args]
+                   "--aws-port", "0", "--api-port", "0", *args]
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(tmpdir), text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        up = cls(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   process_group=0 if own_process_group else None)
+        up = cls(process)
         threading.Thread(target=up._read, daemon=True).start()
+        threading.Thread(target=up._read_stderr, daemon=True).start()
         return up
 
     def _read(self) -> None:
@@ -96,6 +107,18 @@ class LocalUp:
         for line in self.process.stdout:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line.rstrip("\n"))
+        self._stderr_done.set()
+
+    def exit_stderr(self) -> list[str]:
+        """Everything printed on stderr, once the process has exited."""
+        self.process.wait(timeout=15)
+        self._stderr_done.wait(timeout=15)
+        return self.stderr
 
     def next_line(self, timeout: float) -> str | None:
         """The next stdout line, or None at EOF; fails the test after ``timeout``."""
@@ -108,11 +131,14 @@ class LocalUp:
         return line
 
     def wait_ready(self) -> str:
+        """The ready line; ``api`` and ``aws`` are then the URLs it names."""
         line = self.next_line(READY_TIMEOUT)
         if line is None:
-            self.process.wait(timeout=10)
-            stderr = self.process.stderr.read() if self.process.stderr else ""
+            stderr = "\n".join(self.exit_stderr())
             pytest.fail(f"local up exited {self.process.returncode} before ready: {stderr}")
+        ready = READY.fullmatch(line)
+        assert ready, f"not a ready line: {line!r}"
+        self.api, self.aws = ready.groups()
         return line
 
     def __enter__(self) -> LocalUp:
@@ -145,6 +171,16 @@ def child_pids(pid: int) -> set[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             children.add(int(entry.name))
     return children
+
+
+def worker_pids(pid: int) -> dict[str, int]:
+    """Service name -> pid of each worker process `local up` (``pid``) started."""
+    workers = {}
+    for child in child_pids(pid):
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"infra_bootstrap.local.worker" in argv:
+            workers[argv[argv.index(b"--service") + 1].decode()] = child
+    return workers
 
 
 def alive(pid: int) -> bool:
@@ -206,7 +242,7 @@ class Cloud:
                 sts = boto3.client("sts", region_name=REGION, endpoint_url=self.aws,
                                    aws_access_key_id="user", aws_secret_access_key="user")
                 creds = sts.assume_role(
-                    RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                    RoleArn=names.role_arn(account, ACCOUNT_ROLE),
                     RoleSessionName="integration-test")["Credentials"]
                 self._clients[key] = boto3.client(
                     service, region_name=REGION, endpoint_url=self.aws,
@@ -220,7 +256,7 @@ class Cloud:
         logs = self.client(BUS_ACCOUNTS[bus], "logs")
         events: list[dict[str, Any]] = []
         pages = logs.get_paginator("filter_log_events").paginate(
-            logGroupName=f"/aws/events/backbone/{bus}")
+            logGroupName=names.event_log_group(bus))
         for page in pages:
             for item in page["events"]:
                 events.append(json.loads(item["message"]))

@@ -1,8 +1,10 @@
-"""`local up` as a command: the demo, port conflicts, and stopping every process it started."""
+"""`local up` as a command: the demo, port conflicts, and stopping every process it started
+on every way out (SIGTERM, Ctrl-C, SIGKILL, a worker that dies)."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from localcloud import (
     clean_env,
     free_port,
     wait_until,
+    worker_pids,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
@@ -57,9 +60,9 @@ def test_a_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
         aws_port = running.aws.rsplit(":", 1)[1]
         api_port = running.api.rsplit(":", 1)[1]
 
-        taken_aws = _local_up("--aws-port", aws_port, "--api-port", str(free_port()),
+        taken_aws = _local_up("--aws-port", aws_port, "--api-port", "0",
                               timeout=30, tmpdir=tmp_path)
-        taken_api = _local_up("--aws-port", str(free_port()), "--api-port", api_port,
+        taken_api = _local_up("--aws-port", "0", "--api-port", api_port,
                               timeout=30, tmpdir=tmp_path)
 
         assert taken_aws.returncode == 1
@@ -70,12 +73,47 @@ def test_a_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
         assert taken_api.stderr.strip().splitlines() == [
             f"error: port {api_port} on 127.0.0.1 is in use (--api-port)"]
 
-        # SIGTERM: every child stops and local up exits 0.
+        # SIGTERM: every child stops, local up exits 0 and leaves no temporary folder.
         workers = child_pids(running.process.pid)
         assert len(workers) == 2
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(timeout=15) == 0
         assert not any(alive(pid) for pid in workers)
+        assert list(tmp_path.glob("backbone-local-*")) == []
+
+
+def test_ctrl_c_stops_every_process_and_exits_0(tmp_path: Path) -> None:
+    with LocalUp.start("--delivery-delay", "0", tmpdir=tmp_path,
+                       own_process_group=True) as running:
+        running.wait_ready()
+        workers = worker_pids(running.process.pid)
+        assert sorted(workers) == ["delivery-service", "order-service"]
+
+        # A terminal's Ctrl-C: SIGINT to the whole process group.
+        os.killpg(running.process.pid, signal.SIGINT)
+
+        assert running.process.wait(timeout=15) == 0
+        assert not any(alive(pid) for pid in workers.values())
+        assert list(tmp_path.glob("backbone-local-*")) == []
+
+
+def test_a_worker_that_dies_stops_local_up_with_one_line_naming_it(tmp_path: Path) -> None:
+    with LocalUp.start("--delivery-delay", "0", tmpdir=tmp_path) as running:
+        running.wait_ready()
+        workers = worker_pids(running.process.pid)
+
+        os.kill(workers["delivery-service"], signal.SIGKILL)
+
+        assert running.process.wait(timeout=15) == 1
+        assert not alive(workers["order-service"])
+        [kept] = tmp_path.glob("backbone-local-*")
+        log = kept / "delivery-service.log"
+        *_, kept_line, error = running.exit_stderr()
+        assert kept_line == f"service logs kept in {kept}"
+        assert error.startswith("error: worker delivery-service exited with code -9 while "
+                                "running: ")
+        assert error.endswith(f" (log: {log})")
+        assert log.read_text().strip()
 
 
 def test_workers_die_with_local_up_even_on_sigkill(tmp_path: Path) -> None:

@@ -1,24 +1,33 @@
-"""The pieces of `local up`, in process: output lines, the worker's Lambda wire shape,
-the local deploy against moto, the port check. Fast; no local cloud is started."""
+"""The pieces of `local up`, in process: output lines, the worker's Lambda wire shape and
+context, the environments of the workers, the local deploy against moto, the port check,
+and what a failed startup leaves behind. Fast; the only local cloud started is the one
+whose startup fails."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra_bootstrap import configure
+from infra_bootstrap.errors import AwsCallError
 from infra_bootstrap.local import deploy as local_deploy
 from infra_bootstrap.local import up as local_up
 from infra_bootstrap.local import worker
-from infra_bootstrap.local.deploy import LocalFunction
+from infra_bootstrap.local.deploy import FunctionLimits, LocalFunction
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import load_stage
 
@@ -87,11 +96,14 @@ def invoke_url() -> Iterator[str]:
         return {"echo": event, "function": context.function_name,
                 "request_id": context.aws_request_id,
                 "arn": context.invoked_function_arn,
-                "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 30_000}
+                "memory": context.memory_limit_in_mb,
+                "remaining_ms": context.get_remaining_time_in_millis(),
+                "log": [context.log_group_name, context.log_stream_name]}
 
-    registered = {ORDER_FUNCTION.function_name: worker._Registered(
-        ORDER_FUNCTION, handler, timeout_seconds=30, memory_mb=128)}
-    server = worker._InvokeServer(("127.0.0.1", 0), worker._invoke_handler_class(registered))
+    registered = {ORDER_FUNCTION.function_name: worker.Registered(
+        ORDER_FUNCTION, handler, FunctionLimits(timeout_seconds=30, memory_mb=256),
+        "2030/01/01/[$LATEST]0123abcd")}
+    server = worker.InvokeServer(("127.0.0.1", 0), worker.invoke_handler_class(registered))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -117,9 +129,55 @@ def test_the_worker_answers_invoke_as_lambda_does(invoke_url: str) -> None:
     assert status == 200
     assert "X-Amz-Function-Error" not in headers
     assert headers["X-Amzn-RequestId"] == "req-1"
+    remaining_ms = body.pop("remaining_ms")
     assert body == {"echo": {"id": "e-1"}, "function": ORDER_FUNCTION.function_name,
-                    "request_id": "req-1",
-                    "arn": ORDER_FUNCTION.arn, "remaining_ok": True}
+                    "request_id": "req-1", "arn": ORDER_FUNCTION.arn, "memory": 256,
+                    "log": ["/aws/lambda/order-service-local-on_delivery_updated",
+                            "2030/01/01/[$LATEST]0123abcd"]}
+    # The clock starts when the invocation arrives, at the function's 30 s timeout.
+    assert 25_000 < remaining_ms <= 30_000
+
+
+def test_the_remaining_time_counts_down_to_zero_from_the_timeout() -> None:
+    registered = worker.Registered(ORDER_FUNCTION, print, FunctionLimits(0, 128), "s")
+
+    assert worker.LambdaContext(registered, "r").get_remaining_time_in_millis() == 0
+
+
+def test_handlers_get_the_limits_chalice_deploy_gives_their_function() -> None:
+    stage = local_deploy.with_delivery_delay(load_stage("local"), 2.5)
+    service = local_deploy.load_service(stage, "delivery-service")
+
+    [registered] = worker.registered_functions(service, stage.name).values()
+
+    assert registered.function.function_name == "delivery-service-local-on_order_created"
+    # The delay plus configure's working time, and Chalice's default memory.
+    assert registered.limits == FunctionLimits(
+        configure.lambda_timeout(stage, stage.service("delivery-service")), 128)
+    assert registered.limits.timeout_seconds == 3 + configure.WORK_SECONDS
+    assert registered.handler is service.subscriptions[0].handler
+
+
+def test_handlers_see_no_aws_variable_but_their_accounts() -> None:
+    parent = {"PATH": "/usr/bin", "AWS_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "AKIAREAL",
+              "AWS_SESSION_TOKEN": "real", "AWS_ROLE_ARN": "arn:aws:iam::9:role/x",
+              "AWS_ENDPOINT_URL": "https://elsewhere"}
+    account = {"AWS_ACCESS_KEY_ID": "ASIALOCAL", "AWS_SECRET_ACCESS_KEY": "s",
+               "AWS_SESSION_TOKEN": "t"}
+
+    to_worker = local_up.worker_environment(parent, "http://127.0.0.1:4566")
+    handlers = worker.lambda_environment(
+        to_worker, credentials=account, endpoint="http://127.0.0.1:4566",
+        region="eu-west-1", variables={"TABLE_NAME": "delivery-service-state"})
+
+    assert to_worker == {"PATH": "/usr/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+                         "PYTHONUNBUFFERED": "1"}
+    assert {k: v for k, v in handlers.items() if k.startswith("AWS_")} == {
+        **account, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
+    assert handlers["TABLE_NAME"] == "delivery-service-state"
+    assert handlers["PATH"] == "/usr/bin"
 
 
 def test_a_raising_handler_is_a_function_error_not_an_http_error(invoke_url: str) -> None:
@@ -165,6 +223,11 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     lam = sessions.client("333333333333", "lambda")
     config = lam.get_function_configuration(FunctionName=delivery)
     assert config["Role"] == "arn:aws:iam::333333333333:role/delivery-service-local"
+    # What the worker's context counts down from is what was deployed.
+    [served] = worker.registered_functions(
+        local_deploy.load_service(stage, "delivery-service"), stage.name).values()
+    assert (config["Timeout"], config["MemorySize"]) == (
+        served.limits.timeout_seconds, served.limits.memory_mb)
     assert config["Environment"]["Variables"]["DELIVERY_DELAY_SECONDS"] == "0"
     assert config["Environment"]["Variables"]["TABLE_NAME"] == "delivery-service-state"
     iam = sessions.client("333333333333", "iam")
@@ -205,7 +268,7 @@ def test_the_demo_names_the_step_that_did_not_happen(
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StuckOrderApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     cloud = local_up.LocalCloud(local_up.UpOptions(delivery_delay=0), log=lambda _: None)
-    cloud.api_url = f"http://127.0.0.1:{server.server_address[1]}"
+    cloud.api_port = server.server_address[1]
     monkeypatch.setattr(local_up, "DEMO_MARGIN_SECONDS", 0.3)
     try:
         with pytest.raises(local_up.DemoStepFailed) as failed:
@@ -213,8 +276,60 @@ def test_the_demo_names_the_step_that_did_not_happen(
     finally:
         server.shutdown()
         server.server_close()
-        cloud.log_dir.rmdir()
 
     assert str(failed.value) == (f"step 'order DELIVERED': order {_StuckOrderApi.order['orderId']}"
                                  " still CREATED after 0.3 s")
     assert failed.value.exit_code != 0
+
+
+def test_port_0_is_always_free() -> None:
+    local_up.check_port_free(0, "--aws-port")
+
+
+def test_a_worker_that_exits_before_ready_is_named_with_its_last_log_line(
+        tmp_path: Path) -> None:
+    read_fd, write_fd = os.pipe()
+    log_path = tmp_path / "order-service.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; print('no table'); sys.exit(3)"],
+            stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,))
+    os.close(write_fd)
+    failed = local_up.Worker("order-service", process, log_path, read_fd)
+
+    with pytest.raises(local_up.StartupError) as error:
+        local_up.wait_ready([failed], timeout=20)
+    local_up.stop_workers([failed])
+
+    assert str(error.value) == (f"worker order-service exited with code 3 before it was "
+                                f"ready: no table (log: {log_path})")
+
+
+def test_a_failed_startup_step_stops_every_worker_and_keeps_their_logs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[local_up.Worker] = []
+    start_worker = local_up.start_worker
+
+    def recorded(*args: Any) -> local_up.Worker:
+        started.append(start_worker(*args))
+        return started[-1]
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AwsCallError("333333333333", "events:PutRule", "sub-on_order_created", "refused")
+
+    monkeypatch.setattr(local_up, "start_worker", recorded)
+    monkeypatch.setattr(local_up, "subscribe", refused)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out, err = io.StringIO(), io.StringIO()
+
+    with pytest.raises(AwsCallError):
+        local_up.up(local_up.UpOptions(delivery_delay=0, aws_port=0, api_port=0), out, err)
+
+    assert [w.service for w in started] == ["order-service", "delivery-service"]
+    assert all(w.process.returncode is not None for w in started)
+    assert out.getvalue() == ""
+    [kept] = tmp_path.glob("backbone-local-*")
+    assert err.getvalue() == f"service logs kept in {kept}\n"
+    assert sorted(p.name for p in kept.iterdir()) == ["delivery-service.log",
+                                                      "order-service.log"]
+    assert "AWS_ENDPOINT_URL" not in os.environ

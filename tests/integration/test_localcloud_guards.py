@@ -25,10 +25,12 @@ from localcloud import (
     wait_until,
 )
 
+from infra_bootstrap import names
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
 
-DELIVERY_DLQ = "delivery-service-handler-dlq"
-DELIVERY_FUNCTION = "delivery-service-local-on_order_created"
+DELIVERY_DLQ = names.service_dlq("delivery-service")
+DELIVERY_FUNCTION = names.lambda_function_name("delivery-service", "local", "on_order_created")
 
 
 def _entry(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
