@@ -30,10 +30,18 @@ from pathlib import Path
 import boto3
 
 REPO = Path(__file__).resolve().parents[1]
-REGION = "eu-west-1"
-BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"
-GLOBAL_BUS = f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus"
-DELIVERY_LOG = "/aws/events/backbone/local-bus-delivery-service"
+sys.path.insert(0, str(REPO))
+
+from infra_bootstrap import names  # noqa: E402
+from infra_bootstrap.topology import DEFAULT_ROLE_NAME, load_stage  # noqa: E402
+
+STAGE = load_stage("local")
+REGION = STAGE.region
+BUS = STAGE.bus_account
+ORDER = STAGE.service("order-service").account
+DELIVERY = STAGE.service("delivery-service").account
+GLOBAL_BUS = names.global_bus_arn(REGION, BUS)
+DELIVERY_LOG = names.event_log_group(names.local_bus("delivery-service"))
 
 
 def free_port() -> int:
@@ -74,7 +82,7 @@ def client(url: str, account: str, service: str) -> object:
     base = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
                          region_name=REGION)
     creds = base.client("sts", endpoint_url=url).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleArn=names.role_arn(account, DEFAULT_ROLE_NAME),
         RoleSessionName="bench")["Credentials"]
     return base.client(service, endpoint_url=url, aws_access_key_id=creds["AccessKeyId"],
                        aws_secret_access_key=creds["SecretAccessKey"],
