@@ -7,7 +7,7 @@ import click
 from infra_bootstrap.errors import UsageError
 
 
-@click.group()
+@click.group(short_help="Run the whole system on this machine, no AWS account.")
 def local() -> None:
     """Run the whole multi-account system on this machine (no AWS account needed)."""
 
