@@ -133,59 +133,41 @@ class Gateway:
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
             body = _read_body(environ)
-            if action == "PutRule":
-                rejected = self._check_put_rule(body)
-                if rejected is None:
-                    environ["wsgi.input"] = io.BytesIO(body)
-                    environ["CONTENT_LENGTH"] = str(len(body))
-                    return self.moto_app(environ, start_response)
-                return _respond(start_response, *rejected)
-            return _respond(start_response, *self._events(environ, action, body))
+            answer = self._events(environ, action, body)
+            if answer is not None:
+                return _respond(start_response, *answer)
+            # A valid PutRule: moto stores it, from the body we already read.
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
         return self.moto_app(environ, start_response)
 
     # -- EventBridge ------------------------------------------------------------------
 
     def _events(self, environ: dict[str, Any], action: str, body: bytes
-                ) -> tuple[int, dict[str, Any]]:
+                ) -> tuple[int, dict[str, Any]] | None:
+        """The answer to an intercepted action; None passes a valid PutRule on to moto."""
         try:
-            request = json.loads(body or b"{}")
-        except ValueError:
-            return aws_error("SerializationException", "Request body is not valid JSON")
-        if not isinstance(request, dict):
-            return aws_error("SerializationException", "Request body must be a JSON object")
-        try:
+            request = _request_object(body)
+            if action == "PutRule":
+                # PutRule rejects an invalid EventPattern with InvalidEventPatternException
+                # (EventBridge API Reference, PutRule errors); moto itself accepts anything.
+                pattern = _string_member(request, "EventPattern")
+                if pattern is not None:
+                    validate_pattern(pattern)
+                return None
             if action == "PutEvents":
                 caller = caller_from_authorization(
                     environ.get("HTTP_AUTHORIZATION"),
                     moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"),
                     cache=self._callers)
                 return 200, self.router.put_events(caller, request.get("Entries"))
-            pattern, event = request.get("EventPattern"), request.get("Event")
-            if not isinstance(pattern, str) or not isinstance(event, str):
-                return aws_error("ValidationException", "EventPattern and Event are required "
-                                 "strings")
-            return 200, {"Result": evaluate_test_event(pattern, event)}
+            pattern = _required_string(request, "EventPattern")
+            return 200, {"Result": evaluate_test_event(pattern, _required_string(request, "Event"))}
         except EventsApiError as exc:
             return aws_error(exc.code, exc.message, exc.status)
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("%s failed", action)
             return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
-
-    def _check_put_rule(self, body: bytes) -> tuple[int, dict[str, Any]] | None:
-        """PutRule rejects an invalid EventPattern with InvalidEventPatternException
-        (EventBridge API Reference, PutRule errors); moto itself accepts anything."""
-        try:
-            request = json.loads(body or b"{}")
-        except ValueError:
-            return aws_error("SerializationException", "Request body is not valid JSON")
-        pattern = request.get("EventPattern") if isinstance(request, dict) else None
-        if pattern is None:
-            return None
-        try:
-            validate_pattern(pattern)
-        except EventsApiError as exc:
-            return aws_error(exc.code, exc.message, exc.status)
-        return None
 
     # -- local routes -------------------------------------------------------------------
 
@@ -213,6 +195,52 @@ class Gateway:
             return _respond(start_response, 200, {"stats": dict(self.router.stats),
                                                   "failures": list(self.router.failures)})
         return _respond(start_response, 404, {"message": f"no local route {method} {path}"})
+
+
+def _request_object(body: bytes) -> dict[str, Any]:
+    """The JSON 1.1 request body, which must be a JSON object (else SerializationException,
+    the error AWS JSON protocols give a body they cannot deserialize)."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        raise EventsApiError("SerializationException", "Request body is not valid JSON"
+                             ) from None
+    if not isinstance(request, dict):
+        raise EventsApiError("SerializationException", "Request body must be a JSON object")
+    return request
+
+
+def _string_member(request: dict[str, Any], name: str) -> str | None:
+    """An optional string member: a value of another JSON type cannot be deserialized
+    (SerializationException).
+
+    >>> _string_member({"EventPattern": "{}"}, "EventPattern")
+    '{}'
+    """
+    value = request.get(name)
+    if value is not None and not isinstance(value, str):
+        raise EventsApiError("SerializationException",
+                             f"{name} must be a string, not a JSON {_json_type(value)}")
+    return value
+
+
+def _required_string(request: dict[str, Any], name: str) -> str:
+    """A required string member; missing, it fails validation in AWS's words."""
+    value = _string_member(request, name)
+    if value is None:
+        member = name[0].lower() + name[1:]
+        raise EventsApiError("ValidationException", "1 validation error detected: Value null "
+                             f"at '{member}' failed to satisfy constraint: Member must not be "
+                             "null")
+    return value
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "object" if isinstance(value, dict) else "array"
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -31,8 +31,10 @@ Semantics and sources (AWS IAM User Guide unless noted):
   (reference_policies_elements_principal.html). Federated/CanonicalUser never match here.
 - NotPrincipal is supported with Deny only ("Using it with Allow is not supported",
   reference_policies_elements_notprincipal.html): an Allow with NotPrincipal never allows. A
-  caller is excluded only when its account *and* its own ARN are listed (a listed role ARN
-  does not exclude its sessions; list the session ARN), as that page requires.
+  caller is excluded only when every identity AWS may check is listed: its account and its
+  own ARN, and for an assumed-role session also its role (that page: AWS "might validate the
+  account first, then the role, and then the assumed-role user", and a missing role ARN
+  "might ... explicitly deny access to the role"; a Deny fails closed here).
 - Conditions: every operator and every key must hold (AND); several values for one key are
   OR'ed. A missing key fails a positive operator, satisfies a negated one (``StringNot*``,
   ``ArnNot*``, ``NumericNotEquals``) and ``...IfExists``; ``ForAllValues`` is true for a
@@ -110,13 +112,7 @@ class Principal:
     @property
     def account_id(self) -> str | None:
         """The principal's account: ``account``, or the account field of ``arn``."""
-        if self.account:
-            return self.account
-        if self.arn and _ARN.match(self.arn):
-            parts = self.arn.split(":", 5)
-            if len(parts) == 6 and parts[4]:
-                return parts[4]
-        return None
+        return self.account or _arn_account(self.arn)
 
     @property
     def role_arn(self) -> str | None:
@@ -256,7 +252,10 @@ class _PrincipalSpec:
             return False
         if who.arn is None or _is_root(who.arn):
             return True
-        return who.arn in self.aws
+        if who.arn not in self.aws:
+            return False
+        session = _assumed_role(who.arn)
+        return session is None or any(_is_role_of(entry, session) for entry in self.aws)
 
 
 @dataclass(frozen=True)
@@ -446,12 +445,14 @@ def _aws_entry_matches(entry: str, who: Principal) -> bool:
         return False
     if entry == who.arn:
         return True
-    role = re.fullmatch(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)", entry)
     session = _assumed_role(who.arn)
-    if role and session:
-        partition, role_account, role_name = role.groups()
-        return (partition, role_account, role_name) == session[:3]
-    return False
+    return session is not None and _is_role_of(entry, session)
+
+
+def _is_role_of(entry: str, session: tuple[str, str, str, str]) -> bool:
+    """Is ``entry`` the role ARN (any path) of this assumed-role session?"""
+    role = re.fullmatch(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)", entry)
+    return role is not None and role.groups() == session[:3]
 
 
 def _request_context(

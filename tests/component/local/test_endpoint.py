@@ -3,6 +3,7 @@ malformed requests, the foreground entry point."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -41,17 +42,46 @@ def test_requests_not_intercepted_reach_moto_unchanged(cloud: Cloud) -> None:
     assert cloud.client(account, "sts").get_caller_identity()["Account"] == account
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"Entries": "nope"}'])
-def test_malformed_put_events_get_4xx_and_the_endpoint_keeps_serving(
-        cloud: Cloud, body: bytes) -> None:
-    answer = requests.post(cloud.endpoint.url, data=body, timeout=5, headers={
-        "X-Amz-Target": "AWSEvents.PutEvents",
+def _post(cloud: Cloud, action: str, request: object) -> requests.Response:
+    """A raw AWS JSON 1.1 call, as a client that skips botocore's own validation sends it."""
+    body = request if isinstance(request, bytes) else json.dumps(request).encode()
+    return requests.post(cloud.endpoint.url, data=body, timeout=5, headers={
+        "X-Amz-Target": f"AWSEvents.{action}",
         "Content-Type": "application/x-amz-json-1.1"})
 
-    assert 400 <= answer.status_code < 500
-    assert answer.json()["__type"] in {"SerializationException", "ValidationException"}
+
+@pytest.mark.parametrize(("action", "request_body", "code"), [
+    ("PutEvents", b"{not json", "SerializationException"),
+    ("PutEvents", [1, 2], "SerializationException"),
+    ("PutEvents", {"Entries": "nope"}, "ValidationException"),
+    ("PutRule", b"{not json", "SerializationException"),
+    # EventPattern is a string holding JSON; a JSON object there cannot be deserialized
+    # (it used to reach moto, which answered 500 with an HTML page).
+    ("PutRule", {"Name": "r", "EventPattern": {"source": ["a"]}}, "SerializationException"),
+    ("PutRule", {"Name": "r", "EventPattern": 5}, "SerializationException"),
+    ("TestEventPattern", {"EventPattern": {"source": ["a"]}, "Event": "{}"},
+     "SerializationException"),
+    ("TestEventPattern", {"Event": "{}"}, "ValidationException"),
+])
+def test_malformed_requests_get_the_aws_json_error_and_the_endpoint_keeps_serving(
+        cloud: Cloud, action: str, request_body: object, code: str) -> None:
+    answer = _post(cloud, action, request_body)
+
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert answer.headers["x-amzn-RequestId"]
+    assert answer.headers["x-amzn-ErrorType"] == code
+    assert set(answer.json()) == {"__type", "message"}
+    assert answer.json()["__type"] == code
     account = cloud.new_account()
     assert cloud.client(account, "events").list_event_buses()["EventBuses"]
+
+
+def test_a_missing_required_member_is_named_as_aws_names_it(cloud: Cloud) -> None:
+    answer = _post(cloud, "TestEventPattern", {"EventPattern": "{}"})
+
+    assert answer.json()["message"] == ("1 validation error detected: Value null at 'event' "
+                                        "failed to satisfy constraint: Member must not be null")
 
 
 def test_the_idle_route_reports_when_routing_is_done(cloud: Cloud) -> None:

@@ -508,7 +508,8 @@ class TestPrincipals:
         policy = {"Statement": [
             allow()["Statement"][0],
             {"Effect": "Deny", "Action": PUT, "Resource": "*",
-             "NotPrincipal": {"AWS": [f"arn:aws:iam::{BUS_ACCOUNT}:root", session],
+             "NotPrincipal": {"AWS": [f"arn:aws:iam::{BUS_ACCOUNT}:root",
+                                      f"arn:aws:iam::{BUS_ACCOUNT}:role/admin", session],
                               "Service": "events.amazonaws.com"}},
         ]}
         assert ask(policy, principal=Principal(arn=session)) is Decision.ALLOW
@@ -525,6 +526,27 @@ class TestPrincipals:
             {"Effect": "Deny", "Action": PUT, "Resource": "*", "NotPrincipal": {"AWS": session}},
         ]}
         assert ask(policy, principal=Principal(arn=session)) is Decision.EXPLICIT_DENY
+
+    def test_not_principal_needs_the_role_of_a_session_listed_too(self):
+        # The guide's example lists the session, its role and the account: without the role
+        # "the effect of the policy might be to explicitly deny access to the role".
+        session = f"arn:aws:sts::{BUS_ACCOUNT}:assumed-role/admin/s"
+
+        def deny_except(*spared):
+            return {"Statement": [
+                allow()["Statement"][0],
+                {"Effect": "Deny", "Action": PUT, "Resource": "*",
+                 "NotPrincipal": {"AWS": [f"arn:aws:iam::{BUS_ACCOUNT}:root", *spared]}}]}
+
+        caller = Principal(arn=session)
+        assert ask(deny_except(session), principal=caller) is Decision.EXPLICIT_DENY
+        assert ask(deny_except(f"arn:aws:iam::{BUS_ACCOUNT}:role/admin"),
+                   principal=caller) is Decision.EXPLICIT_DENY
+        assert ask(deny_except(f"arn:aws:iam::{BUS_ACCOUNT}:role/ops/admin", session),
+                   principal=caller) is Decision.ALLOW  # a role ARN may carry a path
+        assert ask(deny_except(f"arn:aws:iam::{BUS_ACCOUNT}:role/admin"),
+                   principal=Principal(arn=f"arn:aws:iam::{BUS_ACCOUNT}:role/admin")
+                   ) is Decision.ALLOW
 
     def test_not_principal_with_allow_never_allows(self):
         policy = {"Statement": {"Effect": "Allow", "Action": PUT, "Resource": "*",
