@@ -84,7 +84,7 @@ def event_type(detail_type: str) -> EventType:
 
 def render_markdown(subscribers: Mapping[str, Sequence[str]] | None = None) -> str:
     """The catalog as Markdown. ``subscribers`` maps a detail-type to ``service.handler``s."""
-    from backbone.validation import load_schema
+    from backbone.validation import SCHEMA_DIR, load_schema
 
     subscribers = subscribers or {}
     lines = [
@@ -109,8 +109,9 @@ def render_markdown(subscribers: Mapping[str, Sequence[str]] | None = None) -> s
         lines += ["", f"## {e.detail_type}", "", e.description, "",
                   "Example `detail`:", "", "```json",
                   json.dumps(e.example_detail, indent=2), "```"]
-    shared = sorted({"meta.json", "order.json"})
-    for file_name in [*(e.schema_file for e in EVENT_TYPES), *shared]:
+    event_files = [e.schema_file for e in EVENT_TYPES]
+    shared = sorted(p.name for p in SCHEMA_DIR.glob("*.json") if p.name not in event_files)
+    for file_name in [*event_files, *shared]:
         lines += ["", f"### Schema `{file_name}`", "", "```json",
                   json.dumps(load_schema(file_name), indent=2), "```"]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,10 @@ EVENTS_FAILED = "EventsFailed"
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
+# Powertools keeps one metric set per process and is not thread-safe: its flush
+# serializes, prints, then clears. Concurrent invocations (the local worker runs handlers
+# on threads) would lose, duplicate or fail on metrics; one lock orders adds and flushes.
+_metrics_lock = threading.Lock()
 _default_service = "backbone"
 
 
@@ -78,7 +82,9 @@ def count(name: str, value: int = 1) -> None:
     """Add to a Count metric of the current invocation."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+    m = metrics()
+    with _metrics_lock:
+        m.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 @contextmanager
@@ -107,8 +113,9 @@ def set_correlation_id(correlation_id: str) -> None:
 def flush_metrics() -> None:
     """Print pending metrics as one EMF document (nothing when there are none)."""
     m = metrics()
-    if m.metric_set:
-        m.flush_metrics()
+    with _metrics_lock:
+        if m.metric_set:
+            m.flush_metrics()
 
 
 def reset() -> None:

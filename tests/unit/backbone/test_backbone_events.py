@@ -104,3 +104,5 @@ def test_committed_event_catalog_is_up_to_date() -> None:
     for entry in EVENT_TYPES:
         assert f"## {entry.detail_type}" in committed
         assert json.dumps(entry.example_detail, indent=2) in committed
+    for schema in SCHEMA_DIR.glob("*.json"):  # shared schemas too (order.json, meta.json)
+        assert f"### Schema `{schema.name}`" in committed

@@ -97,6 +97,7 @@ def test_settings_are_read_at_use_and_name_missing_variables(
     monkeypatch.setenv("LOG_LEVEL", "chatty")
     with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
         settings.log_level()
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
     assert settings.metrics_namespace() == "Backbone"
 
 
