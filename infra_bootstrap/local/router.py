@@ -36,6 +36,7 @@ from typing import Any
 
 from moto.backends import get_backend
 
+from infra_bootstrap import names
 from infra_bootstrap.local import targets as t
 from infra_bootstrap.local.patterns import EventPattern, InvalidEventPattern, compile_pattern
 from infra_bootstrap.local.policy import Decision, Principal
@@ -86,7 +87,7 @@ class Caller:
 
     @property
     def principal_arn(self) -> str:
-        return self.arn or f"arn:aws:iam::{self.account}:root"
+        return self.arn or names.account_root_arn(self.account)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class BusRef:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:events:{self.region}:{self.account}:event-bus/{self.name}"
+        return names.bus_arn(self.region, self.account, self.name)
 
 
 @dataclass(frozen=True)
@@ -741,7 +742,7 @@ class Router:
             sender = Principal(account=t.parse_arn(role_arn).account, arn=role_arn)
         else:
             sender = Principal(account=delivery.rule_account,
-                               arn=f"arn:aws:iam::{delivery.rule_account}:root")
+                               arn=names.account_root_arn(delivery.rule_account))
         self._admit_forward(delivery, bus, target_ref, sender)
         forwarded = RoutedEvent(event.envelope, event.raw, hops=event.hops + 1)
         self._enqueue(lambda: self._route(target_ref, forwarded))

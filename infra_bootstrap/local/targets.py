@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 
 from moto.backends import get_backend
 
+from infra_bootstrap import names
 from infra_bootstrap.local.policy import (
     Decision,
     PolicyError,
@@ -283,8 +284,8 @@ class LogWriter:
         group = backend.groups.get(group_name)
         if group is None:
             raise DeliveryFailure(NO_RESOURCE, f"log group {group_name} does not exist")
-        stream_arn = (f"arn:aws:logs:{target.region}:{target.account}:log-group:"
-                      f"{group_name}:log-stream:{LOG_STREAM}")
+        stream_arn = (f"{names.log_group_arn(target.region, target.account, group_name)}"
+                      f":log-stream:{LOG_STREAM}")
         policies = tuple(p.policy_document for p in list(backend.resource_policies.values()))
         allowed = self._decisions.memo(
             (stream_arn, rule_arn, rule_account, policies),
