@@ -7,7 +7,7 @@ credentials or network at import time (heavy libraries are imported at first use
 - ``envelope``       ``detail = {"data": ..., "meta": {"correlationId": ...}}`` and the
                      parsed :class:`~backbone.envelope.Event` handlers receive;
 - ``validation``     JSON Schema checks of every detail-type (``schemas/*.json``);
-- ``catalog``        the detail-types, their producers and examples; ``docs/events.md``;
+- ``catalog``        the detail-types, their producers, schema files and examples;
 - ``publisher``      batched ``PutEvents`` to the global bus with bounded retries;
 - ``subscriptions``  ``@subscribe``: a Lambda function fed by a rule on the local bus;
 - ``store``          the service's single DynamoDB table (``pk``/``sk``);

@@ -20,7 +20,10 @@ from typing import Any
 from infra_bootstrap import names
 from infra_bootstrap.errors import TopologyError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "topology.toml"
+# The repository this package belongs to: its topology.toml, and the services' app folders.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "topology.toml"
+# The stage `local up` runs on this machine. It is always the repository's own.
 LOCAL_STAGE = "local"
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 
@@ -39,20 +42,6 @@ _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-_BUILTIN_LOCAL: dict[str, Any] = {
-    "region": "eu-west-1",
-    "bus_account": "111111111111",
-    "log_retention_days": 7,
-    "archive_retention_days": 7,
-    "credentials": {"role_name": DEFAULT_ROLE_NAME},
-    "services": [
-        {"name": "order-service", "account": "222222222222"},
-        {"name": "delivery-service", "account": "333333333333",
-         "environment": {"DELIVERY_DELAY_SECONDS": "5"}},
-    ],
-}
-
 
 @dataclass(frozen=True)
 class Credentials:
@@ -111,23 +100,24 @@ class Stage:
 
 
 def load_stage(stage: str = LOCAL_STAGE, path: Path | str | None = None) -> Stage:
-    """Load and validate one stage from a topology file (default: the repo's topology.toml)."""
+    """Load and validate one stage from a topology file (default: the repo's topology.toml).
+
+    Stage ``local`` is the repository's own: a file of your own without a ``local`` stage
+    (one holding only your AWS stages) still runs ``--stage local`` on the local cloud.
+    """
     config_path = Path(path) if path is not None else DEFAULT_CONFIG
-    stages = _read_stages(config_path, required=path is not None)
-    label = config_path.name
+    stages = _read_stages(config_path)
     if stage not in stages:
-        if stage == LOCAL_STAGE:
-            return parse_stage(LOCAL_STAGE, _BUILTIN_LOCAL, label="built-in")
+        if stage == LOCAL_STAGE and config_path != DEFAULT_CONFIG:
+            return load_stage(LOCAL_STAGE)
         known = ", ".join(sorted(stages)) or "none"
-        raise TopologyError(f"{label}: no stage {stage!r} (stages defined: {known})")
-    return parse_stage(stage, stages[stage], label=label)
+        raise TopologyError(f"{config_path.name}: no stage {stage!r} (stages defined: {known})")
+    return parse_stage(stage, stages[stage], label=config_path.name)
 
 
-def _read_stages(path: Path, *, required: bool) -> dict[str, Any]:
+def _read_stages(path: Path) -> dict[str, Any]:
     if not path.exists():
-        if required:
-            raise TopologyError(f"{path}: file not found")
-        return {}
+        raise TopologyError(f"{path}: file not found")
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -16,8 +16,8 @@ import click
 
 from infra_bootstrap import bootstrap
 from infra_bootstrap import subscribe as subscribing
-from infra_bootstrap.cli import stage_options
 from infra_bootstrap.executor import execute
+from infra_bootstrap.options import stage_options
 from infra_bootstrap.planner import Call, mutating
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.topology import Stage

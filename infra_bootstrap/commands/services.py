@@ -14,7 +14,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from infra_bootstrap import configure as chalice_config
 from infra_bootstrap import names
-from infra_bootstrap.cli import stage_options
+from infra_bootstrap.options import stage_options
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.topology import Credentials, Stage
 

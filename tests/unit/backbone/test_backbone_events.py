@@ -1,20 +1,16 @@
-"""Schemas, the envelope, the catalog and its generated document."""
+"""Schemas, the envelope and the catalog of detail-types."""
 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backbone.catalog import EVENT_TYPES, event_type, render_markdown
+from backbone.catalog import EVENT_TYPES, event_type
 from backbone.envelope import Meta, parse_event
 from backbone.errors import MalformedEvent, SchemaViolation, UnknownEventType
 from backbone.validation import SCHEMA_DIR, validate_detail
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def example(detail_type: str) -> dict[str, Any]:
@@ -93,16 +89,3 @@ def test_schemas_are_never_fetched_from_elsewhere() -> None:
     with pytest.raises(ValueError, match="outside backbone/schemas"):
         compile_schema({"$ref": "https://example.com/evil.json"})
 
-
-def test_committed_event_catalog_is_up_to_date() -> None:
-    from backbone.catalog import _subscribers_of_services
-
-    expected = render_markdown(_subscribers_of_services())
-    committed = (REPO / "docs" / "events.md").read_text(encoding="utf-8")
-    assert committed == expected, "docs/events.md is stale: run python -m backbone.catalog"
-    assert "`delivery-service.on_order_created`" in committed
-    for entry in EVENT_TYPES:
-        assert f"## {entry.detail_type}" in committed
-        assert json.dumps(entry.example_detail, indent=2) in committed
-    for schema in SCHEMA_DIR.glob("*.json"):  # shared schemas too (order.json, meta.json)
-        assert f"### Schema `{schema.name}`" in committed
