@@ -31,9 +31,9 @@ from typing import Any
 from infra_bootstrap import names
 from infra_bootstrap.desired import policy_document
 from infra_bootstrap.errors import TopologyError, UsageError
+from infra_bootstrap.service_apps import service_dir
 from infra_bootstrap.topology import Service, Stage
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG_VERSION = "2.0"
 # Chalice's default API Gateway stage: the API answers under https://.../api/.
 API_GATEWAY_STAGE = "api"
@@ -243,10 +243,10 @@ def write_service_config(stage: Stage, service: Service,
                          root: Path | None = None) -> list[Path]:
     """Write one service's config.json stage and policy file; return the files changed.
 
-    ``root`` is the repository root holding the app directories (default REPO_ROOT).
+    ``root`` holds the app directories (default: this repository).
     """
     config = service_config(stage, service)
-    app_dir = (root or REPO_ROOT) / config.app_dir
+    app_dir = service_dir(service.name, root)
     if not app_dir.is_dir():
         raise UsageError(f"service {service.name}: no Chalice app directory {app_dir}")
     chalice_dir = app_dir / ".chalice"

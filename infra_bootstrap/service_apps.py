@@ -31,13 +31,14 @@ _modules: dict[Path, ModuleType] = {}
 _lock = threading.Lock()
 
 
-def service_dir(service: str) -> Path:
-    """The folder of a service's Chalice project (``order-service`` -> ``order_service``).
+def service_dir(service: str, root: Path | None = None) -> Path:
+    """The folder of a service's Chalice project (``order-service`` -> ``order_service``)
+    in ``root``, by default this repository.
 
     >>> service_dir("order-service") == REPO_ROOT / "order_service"
     True
     """
-    return REPO_ROOT / names.service_app_dir(service)
+    return (root or REPO_ROOT) / names.service_app_dir(service)
 
 
 def load_app(service: str) -> Any:

@@ -6,12 +6,13 @@ and component tests run inside moto's ``mock_aws``.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from moto import mock_aws
+
+from tests.topologies import three_accounts, write_topology
 
 REGION = "eu-west-1"
 
@@ -35,34 +36,7 @@ def aws() -> Iterator[None]:
         yield
 
 
-def write_topology(directory: Path, body: str) -> Path:
-    """Write a topology.toml for one test and return its path."""
-    path = directory / "topology.toml"
-    path.write_text(textwrap.dedent(body), encoding="utf-8")
-    return path
-
-
-# The committed local stage under another name: stage `local` refuses to run
-# without the local cloud's endpoint, while in-process moto needs none.
-THREE_ACCOUNTS = """
-[stages.test]
-region = "eu-west-1"
-bus_account = "111111111111"
-log_retention_days = 7
-archive_retention_days = 7
-credentials = { role_name = "OrganizationAccountAccessRole" }
-
-[[stages.test.services]]
-name = "order-service"
-account = "222222222222"
-
-[[stages.test.services]]
-name = "delivery-service"
-account = "333333333333"
-environment = { DELIVERY_DELAY_SECONDS = "0" }
-"""
-
-
 @pytest.fixture
 def topology_file(tmp_path: Path) -> Path:
-    return write_topology(tmp_path, THREE_ACCOUNTS)
+    """The three-account test stage (``test``) in a file of its own."""
+    return write_topology(tmp_path, three_accounts())

@@ -13,8 +13,9 @@ import click
 from botocore.credentials import ReadOnlyCredentials
 
 from infra_bootstrap import configure as chalice_config
-from infra_bootstrap import names
+from infra_bootstrap import service_apps
 from infra_bootstrap.options import stage_options
+from infra_bootstrap.service_apps import service_dir
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.topology import Credentials, Stage
 
@@ -25,10 +26,9 @@ _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESS
 @stage_options
 def configure(stage: Stage) -> None:
     """Write each service's .chalice/config.json stage and policy-<stage>.json."""
-    root = chalice_config.REPO_ROOT
-    changed = chalice_config.write_service_configs(stage, root)
+    changed = chalice_config.write_service_configs(stage)
     for path in changed:
-        click.echo(f"wrote {path.relative_to(root)}")
+        click.echo(f"wrote {path.relative_to(service_apps.REPO_ROOT)}")
     if not changed:
         click.echo(f"stage {stage.name}: every service's Chalice configuration is up to date")
 
@@ -42,8 +42,7 @@ def services(stage: Stage, shell_env: str | None) -> None:
     """List the stage's services: name, account and Chalice app directory, tab-separated."""
     if shell_env is None:
         for service in stage.services:
-            app_dir = chalice_config.REPO_ROOT / names.service_app_dir(service.name)
-            click.echo(f"{service.name}\t{service.account}\t{app_dir}")
+            click.echo(f"{service.name}\t{service.account}\t{service_dir(service.name)}")
         return
     account = stage.service(shell_env).account
     how = stage.credentials[account]
@@ -82,4 +81,4 @@ def shell_exports(region: str, how: Credentials,
     return lines
 
 
-COMMANDS: list = [configure, services]
+COMMANDS = [configure, services]

@@ -17,7 +17,13 @@ from click.testing import CliRunner, Result
 from infra_bootstrap.cli import main
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage, load_stage
-from tests.conftest import write_topology
+from tests.topologies import (
+    DELIVERY_SERVICE,
+    ORDER_SERVICE,
+    ROLE,
+    stage_toml,
+    write_topology,
+)
 
 REGION = "eu-west-1"
 BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"
@@ -391,32 +397,12 @@ def test_an_aws_error_is_one_line_naming_account_call_and_resource(
 
 # --- other topologies --------------------------------------------------------------------
 
-FIVE = """
-[stages.five]
-region = "eu-west-1"
-bus_account = "111111111111"
-credentials = { role_name = "OrganizationAccountAccessRole" }
-""" + "".join(f"""
-[[stages.five.services]]
-name = "svc-{i}"
-account = "{str(i + 2) * 12}"
-""" for i in range(5))
+FIVE = stage_toml("five", credentials=ROLE, services=[
+    {"name": f"svc-{i}", "account": str(i + 2) * 12} for i in range(5)])
 
-ONE_ACCOUNT = """
-[stages.one]
-region = "eu-west-1"
-bus_account = "123456789012"
-credentials = { base = true }
-
-[[stages.one.services]]
-name = "order-service"
-account = "123456789012"
-
-[[stages.one.services]]
-name = "delivery-service"
-account = "123456789012"
-"""
-
+ONE_ACCOUNT = stage_toml("one", bus_account="123456789012", credentials={"base": True},
+                         services=[{**ORDER_SERVICE, "account": "123456789012"},
+                                   {**DELIVERY_SERVICE, "account": "123456789012"}])
 
 def test_five_services(aws: None, tmp_path: Path, api_calls: ApiCalls) -> None:
     path = write_topology(tmp_path, FIVE)

@@ -1,14 +1,16 @@
-"""`create` then `subscribe` with the real order and delivery apps (issue 3 §5).
+"""`create` then `subscribe` with the real order and delivery apps, and with a new one.
 
 The subscriptions come from importing the real Chalice apps; `chalice deploy` is stood in
 for by creating each function in moto (execution role + zip) and writing Chalice's
 deployed state (``.chalice/deployed/<stage>.json``) into a temporary service folder.
+A new service is a topology entry plus an app folder: every command takes it from there.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,17 +20,26 @@ import pytest
 from click.testing import CliRunner, Result
 
 from backbone.subscriptions import Subscription, subscriptions_of
-from infra_bootstrap import names
+from infra_bootstrap import names, service_apps
 from infra_bootstrap import subscribe as subscribing
 from infra_bootstrap.cli import main
-from infra_bootstrap.service_apps import load_app
+from infra_bootstrap.service_apps import load_app, service_dir
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage, load_stage
+from tests.topologies import (
+    DELIVERY_SERVICE,
+    ORDER_SERVICE,
+    ROLE,
+    stage_toml,
+    write_topology,
+)
 
 REGION = "eu-west-1"
+BUS_ACCOUNT = "111111111111"
 ACCOUNTS = {"order-service": "222222222222", "delivery-service": "333333333333"}
 TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
-# What each service reacts to (DESIGN.md §1): the rule on its own bus must match this.
+# What each service reacts to (Order.Created -> delivery, Delivery.Updated -> order):
+# the rule on its own bus must match this.
 EXPECTED_PATTERNS = {
     "order-service": {"on_delivery_updated": {"source": ["delivery-service"],
                                               "detail-type": ["Delivery.Updated"]}},
@@ -44,14 +55,14 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def _chalice_deploy(sessions: AccountSessions, service: str,
-                    subscriptions: tuple[Subscription, ...], directory: Path) -> dict[str, str]:
+def _chalice_deploy(sessions: AccountSessions, account: str, service: str,
+                    directory: Path) -> dict[str, str]:
     """What `chalice deploy --stage test` leaves behind: functions and deployed state.
 
     Chalice names functions ``<app>-<stage>-<name>`` (the route handler ``<app>-<stage>``)
     and records them in ``.chalice/deployed/<stage>.json`` under their logical names.
     """
-    account = ACCOUNTS[service]
+    app = load_app(service)
     role_name = names.lambda_execution_role_name(service, "test")
     role_arn = sessions.client(account, "iam").create_role(
         RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
@@ -59,8 +70,8 @@ def _chalice_deploy(sessions: AccountSessions, service: str,
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
     functions = {sub.name: names.lambda_function_name(service, "test", sub.name)
-                 for sub in subscriptions}
-    if service == "order-service":  # the app has routes: Chalice deploys an API handler
+                 for sub in subscriptions_of(app)}
+    if app.routes:  # Chalice deploys an API handler
         functions["api_handler"] = names.api_handler_function_name(service, "test")
     lam = sessions.client(account, "lambda")
     arns = {logical: lam.create_function(
@@ -71,7 +82,7 @@ def _chalice_deploy(sessions: AccountSessions, service: str,
                                         "role_arn": role_arn, "role_name": role_name}]
     resources += [{"name": logical, "resource_type": "lambda_function", "lambda_arn": arn}
                   for logical, arn in arns.items()]
-    if service == "order-service":
+    if app.routes:
         resources.append({"name": "rest_api", "resource_type": "rest_api",
                           "rest_api_id": "abc123", "rest_api_url":
                           f"https://abc123.execute-api.{REGION}.amazonaws.com/api/"})
@@ -100,13 +111,13 @@ def stage(aws: None, topology_file: Path) -> Stage:
 
 
 @pytest.fixture
-def deployed(stage: Stage, declared: dict[str, tuple[Subscription, ...]], tmp_path: Path,
+def deployed(stage: Stage, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
     """Deploy both services; `subscribe` reads their deployed state from ``tmp_path``."""
     sessions = AccountSessions(stage)
     dirs = {service: tmp_path / names.service_app_dir(service) for service in ACCOUNTS}
-    arns = {service: _chalice_deploy(sessions, service, declared[service], dirs[service])
-            for service in ACCOUNTS}
+    arns = {service: _chalice_deploy(sessions, account, service, dirs[service])
+            for service, account in ACCOUNTS.items()}
     read_deployed: Callable[..., dict[str, str]] = subscribing.deployed_function_arns
     monkeypatch.setattr(subscribing, "deployed_function_arns",
                         lambda stage, service: read_deployed(stage, service, dirs[service]))
@@ -188,3 +199,105 @@ def test_second_subscribe_and_create_change_nothing(stage: Stage, topology_file:
     assert "stage test: nothing changed, everything is as desired" in again.output
     assert verified.exit_code == 0, verified.output
     assert "everything is as desired, no policy findings" in verified.output
+
+
+# --- a new service: an entry in the topology plus its app folder ---------------------
+
+BILLING = {"name": "billing-service", "account": "444444444444"}
+BILLING_APP = '''"""billing-service: bills every order (a third service, added as a user would)."""
+from chalice import Chalice
+
+from backbone.envelope import Event
+from backbone.subscriptions import subscribe
+
+app = Chalice(app_name="billing-service", configure_logs=False)
+
+
+@subscribe(app, detail_type="Order.Created", name="on_order_created")
+def on_order_created(event: Event) -> None:
+    """Bill the order."""
+'''
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository holding the two apps; the tools look for apps there."""
+    root = tmp_path / "repository"
+    for service in ACCOUNTS:
+        app_dir = service_dir(service, root)
+        app_dir.mkdir(parents=True)
+        shutil.copy(service_dir(service) / "app.py", app_dir / "app.py")
+    monkeypatch.setattr(service_apps, "REPO_ROOT", root)
+    return root
+
+
+@pytest.fixture
+def three_services(tmp_path: Path) -> Path:
+    return write_topology(tmp_path, stage_toml(
+        "test", credentials=ROLE, services=[ORDER_SERVICE, DELIVERY_SERVICE, BILLING]))
+
+
+def test_a_new_service_is_a_topology_entry_plus_an_app_folder(
+        aws: None, repository: Path, three_services: Path, tmp_path: Path) -> None:
+    app_dir = repository / "billing_service"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(BILLING_APP, encoding="utf-8")
+
+    listed = _cli(three_services, "services")
+    assert listed.output.splitlines()[-1] == f"billing-service\t444444444444\t{app_dir}"
+    assert _cli(three_services, "create").exit_code == 0
+    configured = _cli(three_services, "configure")
+    assert "wrote billing_service/.chalice/config.json" in configured.output
+    stage = load_stage("test", three_services)
+    sessions = AccountSessions(stage)
+    [function_arn] = _chalice_deploy(sessions, "444444444444", "billing-service",
+                                     app_dir).values()
+    subscribed = _cli(three_services, "subscribe", "--service", "billing-service")
+    verified = _cli(three_services, "verify")
+    catalog = _cli(three_services, "catalog", "docs", "--output", str(tmp_path / "events.md"))
+
+    assert subscribed.exit_code == 0, subscribed.output
+    assert verified.exit_code == 0, verified.output
+    events = sessions.client("444444444444", "events")
+    bus = "local-bus-billing-service"
+    [rule] = events.list_rules(EventBusName=bus, NamePrefix="sub-")["Rules"]
+    assert json.loads(rule["EventPattern"]) == {"source": ["order-service"],
+                                                "detail-type": ["Order.Created"]}
+    [target] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
+    assert target["Arn"] == function_arn
+    forward = sessions.client(BUS_ACCOUNT, "events").list_targets_by_rule(
+        Rule="global-to-billing-service", EventBusName="global-bus")["Targets"]
+    assert [t["Arn"] for t in forward] == [
+        f"arn:aws:events:{REGION}:444444444444:event-bus/{bus}"]
+    config = json.loads((app_dir / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    assert config["app_name"] == "billing-service"
+    assert config["stages"]["test"]["environment_variables"]["TABLE_NAME"] == \
+        "billing-service-state"
+    assert catalog.exit_code == 0, catalog.output
+    document = (tmp_path / "events.md").read_text(encoding="utf-8")
+    assert ("| `Order.Created` | `order-service` | `delivery-service.on_order_created`, "
+            "`billing-service.on_order_created` |") in document
+
+
+@pytest.mark.parametrize("command", [["configure"], ["subscribe", "--service", "billing-service"],
+                                     ["catalog", "docs"]])
+def test_a_service_without_its_app_folder_is_refused_by_what_needs_the_app(
+        aws: None, repository: Path, three_services: Path, command: list[str]) -> None:
+    result = _cli(three_services, *command)
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: service billing-service: no Chalice app")
+    assert str(repository / "billing_service") in line
+
+
+def test_a_service_without_its_app_folder_still_gets_its_plumbing(
+        aws: None, repository: Path, three_services: Path) -> None:
+    created = _cli(three_services, "create")
+
+    assert created.exit_code == 0, created.output
+    assert _cli(three_services, "verify").exit_code == 0
+    events = AccountSessions(load_stage("test", three_services)).client("444444444444",
+                                                                        "events")
+    assert "local-bus-billing-service" in [
+        b["Name"] for b in events.list_event_buses()["EventBuses"]]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 import boto3
 import pytest
 from click.testing import CliRunner
 
-from infra_bootstrap import configure, names
+from infra_bootstrap import configure, names, service_apps
 from infra_bootstrap.cli import main
 from infra_bootstrap.commands.services import shell_exports
 from infra_bootstrap.errors import TopologyError, UsageError
 from infra_bootstrap.topology import Credentials, Service, load_stage
+from tests.topologies import DELIVERY_SERVICE, ORDER_SERVICE, stage_toml, write_topology
 
 REPO = Path(__file__).resolve().parents[2]
 BUS = "arn:aws:events:eu-west-1:111111111111:event-bus/global-bus"
@@ -24,12 +24,6 @@ BUS = "arn:aws:events:eu-west-1:111111111111:event-bus/global-bus"
 @pytest.fixture
 def stage(topology_file: Path):
     return load_stage("test", topology_file)
-
-
-def write_topology(directory: Path, body: str) -> Path:
-    path = directory / "topology.toml"
-    path.write_text(textwrap.dedent(body), encoding="utf-8")
-    return path
 
 
 def _statement(policy: dict, sid: str) -> dict:
@@ -298,7 +292,7 @@ def test_configure_command_writes_then_reports_up_to_date(
     root = tmp_path / "repo"
     root.mkdir()
     _app_dirs(root, load_stage("test", topology_file))
-    monkeypatch.setattr(configure, "REPO_ROOT", root)
+    monkeypatch.setattr(service_apps, "REPO_ROOT", root)
     args = ["configure", "--stage", "test", "--config", str(topology_file)]
 
     first = CliRunner().invoke(main, args)
@@ -311,15 +305,8 @@ def test_configure_command_writes_then_reports_up_to_date(
 
 
 def test_configure_command_reports_a_bad_topology_in_one_line(tmp_path: Path) -> None:
-    path = write_topology(tmp_path, """
-        [stages.x]
-        region = "eu-west-1"
-        bus_account = "111111111111"
-        [[stages.x.services]]
-        name = "delivery-service"
-        account = "333333333333"
-        environment = { DELIVERY_DELAY_SECONDS = "later" }
-    """)
+    path = write_topology(tmp_path, stage_toml("x", services=[
+        {**DELIVERY_SERVICE, "environment": {"DELIVERY_DELAY_SECONDS": "later"}}]))
 
     result = CliRunner().invoke(main, ["configure", "--stage", "x", "--config", str(path)])
 
@@ -358,15 +345,8 @@ def test_shell_env_gives_the_service_account_role_credentials(topology_file: Pat
 
 @pytest.mark.usefixtures("aws")
 def test_shell_env_refuses_base_credentials_that_reach_another_account(tmp_path: Path) -> None:
-    path = write_topology(tmp_path, """
-        [stages.solo]
-        region = "eu-west-1"
-        bus_account = "111111111111"
-        credentials = { base = true }
-        [[stages.solo.services]]
-        name = "order-service"
-        account = "222222222222"
-    """)
+    path = write_topology(tmp_path, stage_toml("solo", credentials={"base": True},
+                                                services=[ORDER_SERVICE]))
 
     result = CliRunner().invoke(main, ["services", "--stage", "solo", "--config", str(path),
                                        "--shell-env", "order-service"])
@@ -380,15 +360,8 @@ def test_shell_env_refuses_base_credentials_that_reach_another_account(tmp_path:
 
 def test_shell_env_with_a_profile_missing_from_the_aws_config_is_one_line(
         tmp_path: Path) -> None:
-    path = write_topology(tmp_path, """
-        [stages.prod]
-        region = "eu-west-1"
-        bus_account = "111111111111"
-        credentials = { profile = "backbone-prod" }
-        [[stages.prod.services]]
-        name = "order-service"
-        account = "222222222222"
-    """)
+    path = write_topology(tmp_path, stage_toml("prod", credentials={"profile": "backbone-prod"},
+                                                services=[ORDER_SERVICE]))
 
     result = CliRunner().invoke(main, ["services", "--stage", "prod", "--config", str(path),
                                        "--shell-env", "order-service"])

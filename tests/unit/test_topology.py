@@ -1,4 +1,4 @@
-"""A bad topology file: one line naming the problem, exit code 2 (issue 2 §2).
+"""A bad topology file: one line naming the problem, exit code 2; stage `local`.
 
 Driven through the CLI as a user would; `plan` fails on the topology before any AWS call.
 """
@@ -10,77 +10,65 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from infra_bootstrap import topology
 from infra_bootstrap.cli import main
-from tests.conftest import write_topology
+from infra_bootstrap.errors import TopologyError
+from infra_bootstrap.topology import DEFAULT_CONFIG, Service, load_stage
+from tests.topologies import ORDER_SERVICE, stage_toml, write_topology
 
-GOOD_SERVICES = """
-[[stages.s.services]]
-name = "order-service"
-account = "222222222222"
-"""
-HEAD = """
-[stages.s]
-region = "eu-west-1"
-bus_account = "111111111111"
-"""
+
+def _stage(**keys: object) -> str:
+    """Stage ``s`` with one service, as the cases below vary it."""
+    return stage_toml("s", **{"services": [ORDER_SERVICE], **keys})
+
 
 CASES = {
-    "unknown top-level key": (
-        "colour = 1\n" + HEAD + GOOD_SERVICES, "unknown key 'colour'"),
-    "unknown stage key": (
-        HEAD + "colour = 1\n" + GOOD_SERVICES, "stages.s: unknown key 'colour'"),
+    "unknown top-level key": ("colour = 1\n" + _stage(), "unknown key 'colour'"),
+    "unknown stage key": (_stage(colour=1), "stages.s: unknown key 'colour'"),
     "unknown service key": (
-        HEAD + GOOD_SERVICES + 'team = "x"\n', "services[0]: unknown key 'team'"),
+        _stage(services=[{**ORDER_SERVICE, "team": "x"}]), "services[0]: unknown key 'team'"),
     "malformed bus account": (
-        HEAD.replace("111111111111", "1111") + GOOD_SERVICES,
+        _stage(bus_account="1111"),
         "stages.s.bus_account: '1111' is not a 12-digit AWS account id"),
     "malformed service account": (
-        HEAD + GOOD_SERVICES.replace("222222222222", "22222222222x"),
+        _stage(services=[{**ORDER_SERVICE, "account": "22222222222x"}]),
         "services[0].account: '22222222222x' is not a 12-digit AWS account id"),
     "account as an integer": (
-        HEAD + GOOD_SERVICES.replace('"222222222222"', "22222222222"),
+        _stage(services=[{**ORDER_SERVICE, "account": 22222222222}]),
         "services[0].account: write the account id as a quoted string"),
     "duplicate service": (
-        HEAD + GOOD_SERVICES + GOOD_SERVICES,
+        _stage(services=[ORDER_SERVICE, ORDER_SERVICE]),
         "services[1].name: duplicate service 'order-service'"),
     "missing bus account": (
-        HEAD.replace('bus_account = "111111111111"\n', "") + GOOD_SERVICES,
-        "stages.s: missing required key 'bus_account'"),
-    "missing region": (
-        HEAD.replace('region = "eu-west-1"\n', "") + GOOD_SERVICES,
-        "stages.s: missing required key 'region'"),
-    "missing services": (HEAD, "stages.s: missing required key 'services'"),
+        _stage(bus_account=None), "stages.s: missing required key 'bus_account'"),
+    "missing region": (_stage(region=None), "stages.s: missing required key 'region'"),
+    "missing services": (_stage(services=None), "stages.s: missing required key 'services'"),
     "service without account": (
-        HEAD + '[[stages.s.services]]\nname = "order-service"\n',
+        _stage(services=[{"name": "order-service"}]),
         "services[0]: missing required key 'account'"),
     "bad service name": (
-        HEAD + GOOD_SERVICES.replace("order-service", "Order_Service"),
+        _stage(services=[{**ORDER_SERVICE, "name": "Order_Service"}]),
         "services[0].name: 'Order_Service' must be 2-40 lowercase letters"),
-    "bad region": (
-        HEAD.replace("eu-west-1", "europe") + GOOD_SERVICES,
-        "stages.s.region: 'europe' is not an AWS region name"),
+    "bad region": (_stage(region="europe"), "stages.s.region: 'europe' is not an AWS region name"),
     "bad organization id": (
-        HEAD + 'organization_id = "org-1"\n' + GOOD_SERVICES,
+        _stage(organization_id="org-1"),
         "stages.s.organization_id: 'org-1' is not an Organizations id"),
     "log retention CloudWatch does not offer": (
-        HEAD + "log_retention_days = 10\n" + GOOD_SERVICES,
-        "stages.s.log_retention_days: 10 is not one of"),
+        _stage(log_retention_days=10), "stages.s.log_retention_days: 10 is not one of"),
     "negative archive retention": (
-        HEAD + "archive_retention_days = -1\n" + GOOD_SERVICES,
+        _stage(archive_retention_days=-1),
         "stages.s.archive_retention_days: -1 must be a whole number of days"),
     "two ways to get credentials": (
-        HEAD + 'credentials = { profile = "p", base = true }\n' + GOOD_SERVICES,
+        _stage(credentials={"profile": "p", "base": True}),
         "stages.s.credentials: give only one of"),
     "credentials for an account outside the stage": (
-        HEAD + GOOD_SERVICES + '[stages.s.accounts."999999999999"]\nbase = true\n',
+        _stage(accounts={"999999999999": {"base": True}}),
         "stages.s.accounts.999999999999: not an account of this stage"),
     "role in another account": (
-        HEAD + GOOD_SERVICES + '[stages.s.accounts."222222222222"]\n'
-        'role_arn = "arn:aws:iam::333333333333:role/Admin"\n',
+        _stage(accounts={"222222222222": {"role_arn": "arn:aws:iam::333333333333:role/Admin"}}),
         "is a role in another account"),
     "not TOML": ("[stages.s\nregion = 1\n", "not valid TOML"),
 }
-
 
 def _run(args: list[str]) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, args)
@@ -103,7 +91,7 @@ def test_bad_topology_is_one_line_and_exit_code_2(case: str, tmp_path: Path) -> 
 
 
 def test_unknown_stage_names_the_defined_stages(tmp_path: Path) -> None:
-    path = write_topology(tmp_path, HEAD + GOOD_SERVICES)
+    path = write_topology(tmp_path, _stage())
 
     code, _, stderr = _run(["verify", "--config", str(path), "--stage", "prod"])
 
@@ -152,3 +140,41 @@ def test_top_level_help_lists_every_command_and_the_aws_sequence() -> None:
     ours = [line for line in commands if line.split()[0] != "local"]
     assert not [line for line in ours if line.endswith("...")], ours
 
+
+
+# --- stage local: the repository's own ------------------------------------------------
+
+
+def test_stage_local_is_the_repository_topology() -> None:
+    local = load_stage("local")
+
+    assert local == load_stage("local", DEFAULT_CONFIG)
+    assert [(s.name, s.account) for s in local.services] == [
+        ("order-service", "222222222222"), ("delivery-service", "333333333333")]
+
+
+def test_a_config_without_stage_local_still_has_the_repository_one(tmp_path: Path) -> None:
+    path = write_topology(tmp_path, stage_toml("prod", services=[ORDER_SERVICE]))
+
+    assert load_stage("local", path) == load_stage("local")
+    assert load_stage("prod", path).services == (Service("order-service", "222222222222"),)
+    # Through the CLI too: `services` defaults to stage local.
+    code, stdout, _ = _run(["services", "--config", str(path)])
+    assert code == 0
+    assert [line.split("\t")[0] for line in stdout.splitlines()] == [
+        "order-service", "delivery-service"]
+
+
+def test_a_config_with_its_own_stage_local_is_taken_at_its_word(tmp_path: Path) -> None:
+    path = write_topology(tmp_path, stage_toml("local", services=[ORDER_SERVICE]))
+
+    assert [s.name for s in load_stage("local", path).services] == ["order-service"]
+
+
+def test_without_stage_local_in_the_repository_file_it_is_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repository = write_topology(tmp_path, stage_toml("prod", services=[ORDER_SERVICE]))
+    monkeypatch.setattr(topology, "DEFAULT_CONFIG", repository)
+
+    with pytest.raises(TopologyError, match=r"no stage 'local' \(stages defined: prod\)"):
+        load_stage("local")
