@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backbone import settings
 from infra_bootstrap import names
 from infra_bootstrap.desired import policy_document
 from infra_bootstrap.errors import TopologyError, UsageError
@@ -37,8 +38,7 @@ from infra_bootstrap.topology import Service, Stage
 CHALICE_CONFIG_VERSION = "2.0"
 # Chalice's default API Gateway stage: the API answers under https://.../api/.
 API_GATEWAY_STAGE = "api"
-DEFAULT_LOG_LEVEL = "INFO"
-DELAY_VARIABLE = "DELIVERY_DELAY_SECONDS"
+DELAY_VARIABLE = settings.DELIVERY_DELAY_SECONDS
 # Time an event handler needs besides any configured delay: a few AWS calls, each bounded
 # by backbone.aws (3 s connect + 10 s read, 3 attempts), plus the publisher's backoff.
 WORK_SECONDS = 60
@@ -52,11 +52,12 @@ LAMBDA_MAX_TIMEOUT_SECONDS = 900
 
 # Defaults a service gets unless its topology `environment` overrides them.
 SERVICE_DEFAULTS: dict[str, dict[str, str]] = {
-    "delivery-service": {DELAY_VARIABLE: "5"},  # the original's simulated 5 s of work
+    # the original's simulated 5 s of work, as the service itself defaults to it
+    "delivery-service": {DELAY_VARIABLE: f"{settings.DEFAULT_DELIVERY_DELAY_SECONDS:g}"},
 }
 # Derived from the topology; a service's `environment` may not set them.
-RESERVED_VARIABLES = frozenset(
-    {"GLOBAL_BUS_ARN", "SERVICE_NAME", "TABLE_NAME", "POWERTOOLS_SERVICE_NAME"})
+RESERVED_VARIABLES = frozenset({settings.GLOBAL_BUS_ARN, settings.SERVICE_NAME,
+                                settings.TABLE_NAME, settings.POWERTOOLS_SERVICE_NAME})
 
 # The DynamoDB item actions backbone.store uses (get, conditional put/update, delete).
 # Add one here when a service needs it: Query, or ConditionCheckItem for transactions
@@ -94,12 +95,12 @@ def service_environment(stage: Stage, service: Service) -> dict[str, str]:
             f"stage {stage.name}: service {service.name}: environment may not set "
             f"{', '.join(clash)} (configure derives it from the topology)")
     return {
-        "GLOBAL_BUS_ARN": names.global_bus_arn(stage.region, stage.bus_account),
-        "SERVICE_NAME": service.name,
-        "TABLE_NAME": names.service_table(service.name),
-        "LOG_LEVEL": DEFAULT_LOG_LEVEL,
-        "POWERTOOLS_SERVICE_NAME": service.name,
-        "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+        settings.GLOBAL_BUS_ARN: names.global_bus_arn(stage.region, stage.bus_account),
+        settings.SERVICE_NAME: service.name,
+        settings.TABLE_NAME: names.service_table(service.name),
+        settings.LOG_LEVEL: settings.DEFAULT_LOG_LEVEL,
+        settings.POWERTOOLS_SERVICE_NAME: service.name,
+        settings.POWERTOOLS_METRICS_NAMESPACE: settings.DEFAULT_METRICS_NAMESPACE,
         **SERVICE_DEFAULTS.get(service.name, {}),
         **service.environment,
     }

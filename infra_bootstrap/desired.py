@@ -1,4 +1,4 @@
-"""The desired resources of a stage: a pure function of the topology (issue 2 §3).
+"""The desired resources of a stage: a pure function of the topology.
 
 >>> from infra_bootstrap.topology import load_stage
 >>> resources = desired_resources(load_stage("local"))
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backbone import store
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource, rule_name
@@ -28,7 +29,6 @@ CATCH_ALL_PATTERN: dict[str, Any] = {"source": [{"prefix": ""}]}
 RETRY_POLICY: dict[str, int] = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
 # SQS maximum retention (14 days) for dead letters: time to inspect and redrive.
 DLQ_ATTRIBUTES: dict[str, str] = {"MessageRetentionPeriod": "1209600"}
-TABLE_TTL_ATTRIBUTE = "expires_at"
 EVENTS_SERVICE = "events.amazonaws.com"
 LOGS_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
@@ -118,8 +118,8 @@ def _service_account(stage: Stage, service: Service) -> list[Resource]:
                  {"policy": service_dlq_policy(stage, service),
                   "attributes": dict(DLQ_ATTRIBUTES)}, tags),
         Resource(r.DYNAMODB_TABLE, service.account, names.service_table(service.name), {
-            "hash_key": "pk", "range_key": "sk",
-            "ttl_attribute": TABLE_TTL_ATTRIBUTE,
+            # The table's shape is the services' (backbone.store), which read and write it.
+            "hash_key": store.PK, "range_key": store.SK, "ttl_attribute": store.TTL_ATTRIBUTE,
             "point_in_time_recovery": not stage.is_local,
         }, tags),
     ]

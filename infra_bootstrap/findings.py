@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource
 
@@ -80,23 +81,23 @@ def _target_findings(rule: Resource, resources: list[Resource]) -> list[Finding]
     for target in rule.props.get("targets", ()):
         arn = target.get("Arn", "")
         what = f"target {target.get('Id')}"
-        if ":event-bus/" in arn:
+        if names.event_bus_of(arn) is not None:
             if not target.get("RoleArn"):
                 out.append(Finding(rule.account, rule.label,
                                    f"{what} forwards to {arn} without a role (RoleArn)"))
             if not target.get("DeadLetterConfig", {}).get("Arn"):
                 out.append(Finding(rule.account, rule.label,
                                    f"{what} forwards to {arn} without a dead-letter queue"))
-        elif ":log-group:" in arn:
-            problem = _log_target_problem(arn, rule.account, resources)
+        elif (log_group := names.log_group_of(arn)) is not None:
+            problem = _log_target_problem(arn, log_group, rule.account, resources)
             if problem:
                 out.append(Finding(rule.account, rule.label,
                                    f"{what}: EventBridge cannot write to {arn}: {problem}"))
     return out
 
 
-def _log_target_problem(arn: str, account: str, resources: list[Resource]) -> str | None:
-    name = arn.split(":log-group:", 1)[1].removesuffix(":*")
+def _log_target_problem(arn: str, name: str, account: str,
+                        resources: list[Resource]) -> str | None:
     if not name.startswith(LOG_GROUP_TARGET_PREFIX):
         return f"log-group targets must be named {LOG_GROUP_TARGET_PREFIX}..."
     if not any(x.kind == r.LOG_GROUP and x.account == account and x.name == name

@@ -1,14 +1,18 @@
-"""Every resource name and ARN of the backbone. No other module builds one.
+"""Every resource name and ARN of the backbone. No other module builds or parses one.
 
 >>> bus_arn("eu-west-1", "111111111111", GLOBAL_BUS)
 'arn:aws:events:eu-west-1:111111111111:event-bus/global-bus'
 >>> forward_rule_name("order-service")
 'global-to-order-service'
+>>> parse_arn(bus_arn("eu-west-1", "111111111111", GLOBAL_BUS)).resource
+'event-bus/global-bus'
 """
 
 from __future__ import annotations
 
-from backbone.settings import DEFAULT_METRICS_NAMESPACE
+from dataclasses import dataclass
+
+from infra_bootstrap.errors import UsageError
 
 PROJECT = "cross-account-backbone"
 # Tags on every resource whose API takes tags; `destroy` only touches what carries both.
@@ -129,10 +133,6 @@ def subscription_permission_sid(subscription: str) -> str:
 
 # --- Chalice configuration (configure) ---------------------------------------
 
-# CloudWatch namespace of the services' EMF metrics (Powertools Metrics): backbone owns
-# it, since the services read it without infra_bootstrap in their zip.
-METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE
-
 
 def service_app_dir(service: str) -> str:
     """The service's Chalice project directory, relative to the repository root.
@@ -225,3 +225,84 @@ def subscription_rule_arn(region: str, account: str, service: str, subscription:
 def forward_role_arn(bus_account: str, service: str) -> str:
     """The role the forwarding rule to ``service`` delivers with (and its bus admits)."""
     return role_arn(bus_account, forward_role_name(service))
+
+
+# --- Parsing ARNs ---------------------------------------------------------------------
+
+
+class InvalidArn(UsageError):
+    """A string that is not an ARN of the kind asked for."""
+
+
+@dataclass(frozen=True)
+class Arn:
+    """The parts of ``arn:<partition>:<service>:<region>:<account>:<resource>``.
+
+    The resource keeps its own separators (``event-bus/global-bus``,
+    ``function:name:qualifier``, ``log-group:/aws/events/x:*``): AWS varies them by service.
+    Source: IAM User Guide, "IAM identifiers" (ARN formats).
+    """
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+
+def parse_arn(arn: str) -> Arn:
+    """The parts of an ARN; InvalidArn for anything else.
+
+    >>> parse_arn("arn:aws:lambda:eu-west-1:222222222222:function:f:live").resource
+    'function:f:live'
+    """
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
+        raise InvalidArn(f"{arn} is not an ARN")
+    return Arn(*parts[1:])
+
+
+def lambda_function_of(arn: str) -> tuple[str, str]:
+    """(account, function name) of a function ARN, without any qualifier.
+
+    >>> lambda_function_of("arn:aws:lambda:eu-west-1:222222222222:function:f:live")
+    ('222222222222', 'f')
+    """
+    parsed = _parsed_or_none(arn)
+    kind, _, rest = parsed.resource.partition(":") if parsed else ("", "", "")
+    if parsed is None or parsed.service != "lambda" or kind != "function" or not rest:
+        raise InvalidArn(f"{arn} is not a Lambda function ARN")
+    return parsed.account, rest.split(":", 1)[0]
+
+
+def event_bus_of(arn: str) -> str | None:
+    """The bus name of an event bus ARN, None for any other string.
+
+    >>> event_bus_of("arn:aws:events:eu-west-1:111111111111:event-bus/global-bus")
+    'global-bus'
+    >>> event_bus_of("arn:aws:sqs:eu-west-1:111111111111:q") is None
+    True
+    """
+    parsed = _parsed_or_none(arn)
+    kind, _, name = parsed.resource.partition("/") if parsed else ("", "", "")
+    return name if parsed and parsed.service == "events" and kind == "event-bus" else None
+
+
+def log_group_of(arn: str) -> str | None:
+    """The log group name of a log group ARN (with or without ``:*``), else None.
+
+    >>> log_group_of("arn:aws:logs:eu-west-1:111111111111:log-group:/aws/events/x:*")
+    '/aws/events/x'
+    """
+    parsed = _parsed_or_none(arn)
+    kind, _, name = parsed.resource.partition(":") if parsed else ("", "", "")
+    if not parsed or parsed.service != "logs" or kind != "log-group" or not name:
+        return None
+    return name.removesuffix(":*")
+
+
+def _parsed_or_none(arn: str) -> Arn | None:
+    try:
+        return parse_arn(arn)
+    except InvalidArn:
+        return None

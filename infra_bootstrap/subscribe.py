@@ -75,7 +75,7 @@ def desired_subscriptions(stage: Stage, service: Service,
     out: list[Resource] = []
     for sub in subscriptions:
         arn = function_arns[sub.name]
-        function_account, function_name = _parse_function_arn(arn)
+        function_account, function_name = names.lambda_function_of(arn)
         if function_account != service.account:
             raise UsageError(f"service {service.name}: function {arn} is in account "
                              f"{function_account}, not the service's {service.account}")
@@ -127,7 +127,7 @@ def subscribe(stage: Stage, sessions: AccountSessions,
     deployed: dict[str, set[str]] = {}
     for service in services:
         for arn in function_arns[service.name].values():
-            account, function = _parse_function_arn(arn)
+            account, function = names.lambda_function_of(arn)
             deployed.setdefault(account, set()).add(function)
     subscribed = {(d.account, d.name) for d in desired if d.kind == r.INVOKE_CONFIG}
     actual = [a for a in read_actual(stage, sessions, desired, kinds=r.SUBSCRIPTION_KINDS,
@@ -171,10 +171,3 @@ def deployed_function_arns(stage: Stage, service: str,
         raise UsageError(f"service {service}: {path} is not Chalice deployed state: "
                          f"{exc}") from None
 
-
-def _parse_function_arn(arn: str) -> tuple[str, str]:
-    """``arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`` -> account, name."""
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
-        raise UsageError(f"{arn} is not a Lambda function ARN")
-    return parts[4], parts[6]

@@ -40,7 +40,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # the 64-character IAM role name (names.forward_role_name adds 20 characters).
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
         else:
             credentials[account] = default(account) if callable(default) else default
         role_arn = credentials[account].role_arn
-        if role_arn is not None and _ROLE_ARN.match(role_arn).group(1) != account:  # type: ignore[union-attr]
+        if role_arn is not None and names.parse_arn(role_arn).account != account:
             raise TopologyError(f"{where}.accounts.{account}.role_arn: {role_arn} is a role "
                                 "in another account")
 
