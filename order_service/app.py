@@ -13,13 +13,10 @@ stored order is deleted again (compensating delete) and the client gets 503 with
 Retry-After, never a 201: a created order always has its event sent. If even the
 delete fails, the order is logged at ERROR as orphaned (and the client still gets 503).
 
-Idempotency (at-least-once delivery, see ``backbone.idempotency``): the order item is
-the state machine. A conditional update moves it CREATED -> DELIVERED exactly once and
-takes the lease; the flag ``orderUpdatedPublished`` is set only after Order.Updated was
-published, so a retry after a failed publish takes the lease and publishes again (from
-the stored values, so the event is the same), a concurrent duplicate raises
-DuplicateInProgress (Lambda retries it later), and a duplicate after success changes
-nothing and publishes nothing.
+Idempotency (at-least-once delivery): the order item is the state, claimed with
+``backbone.idempotency.claim``: CREATED -> DELIVERED happens once, Order.Updated is
+published until it succeeds (from the stored order, so it is the same event), and
+``orderUpdatedPublished`` records that it was.
 """
 
 from __future__ import annotations
@@ -43,7 +40,7 @@ from backbone.envelope import (
     utc_now,
 )
 from backbone.errors import PublishError, SchemaViolation
-from backbone.idempotency import DuplicateInProgress, Lease, publish_under_lease, take_over
+from backbone.idempotency import Condition, claim
 from backbone.publisher import Publisher
 from backbone.store import Table
 from backbone.subscriptions import subscribe
@@ -256,43 +253,33 @@ def on_delivery_updated(event: Event) -> None:
     log = observability.logger()
     data = event.data
     order_id, delivery_id = data["order"]["orderId"], data["deliveryId"]
-    pk, sk = order_key(order_id)
-    lease = Lease.for_invocation(event.context)
-    item = table.update_if(
-        pk, sk,
-        set_values={"status": "DELIVERED", "deliveredAt": data["deliveredAt"],
-                    "deliveryId": delivery_id, "updatedAt": utc_now(),
-                    "orderUpdatedPublished": False, **lease.attributes()},
-        condition="attribute_exists(pk) AND #status = :created",
-        condition_values={"created": "CREATED"})
-    if item is not None:
-        observability.count(observability.ORDERS_DELIVERED)
-        log.info("order delivered", extra={"order_id": order_id, "delivery_id": delivery_id})
-    else:
-        item = take_over(table, pk, sk, lease,
-                         condition="#deliveryId = :delivery AND #orderUpdatedPublished = :false",
-                         condition_values={"delivery": delivery_id, "false": False})
-        if item is None:
-            _refuse_or_ignore(table.get(pk, sk), event, order_id, delivery_id)
-            return
+    held = claim(
+        table, order_key(order_id), flag="orderUpdatedPublished", context=event.context,
+        change={"status": "DELIVERED", "deliveredAt": data["deliveredAt"],
+                "deliveryId": delivery_id, "updatedAt": utc_now()},
+        when=Condition("attribute_exists(pk) AND #status = :created", {"created": "CREATED"}),
+        resume_if=Condition("#deliveryId = :delivery", {"delivery": delivery_id}),
+        refuse=functools.partial(_refuse, event, order_id, delivery_id))
+    if held is None:
+        log.info("duplicate Delivery.Updated ignored", extra={
+            "order_id": order_id, "event_id": event.id})
+        return
+    if held.resumed:
         log.info("order already delivered, Order.Updated not yet published: publishing",
                  extra={"order_id": order_id})
-    publish_under_lease(table, pk, sk, lease, flag="orderUpdatedPublished", publish=lambda: (
-        publisher.publish(OutgoingEvent("Order.Updated", order_view(item),
-                                        event.follow_up_meta(APP_NAME)))))
+    else:
+        observability.count(observability.ORDERS_DELIVERED)
+        log.info("order delivered", extra={"order_id": order_id, "delivery_id": delivery_id})
+    with held:
+        publisher.publish(OutgoingEvent("Order.Updated", order_view(held.item),
+                                        event.follow_up_meta(APP_NAME)))
 
 
-def _refuse_or_ignore(item: dict[str, Any] | None, event: Event, order_id: str,
-                      delivery_id: str) -> None:
-    """Why a Delivery.Updated could not take the order: raise, or return for a duplicate."""
+def _refuse(event: Event, order_id: str, delivery_id: str, item: dict[str, Any] | None) -> None:
+    """A Delivery.Updated the order cannot take: for no order, or a different delivery."""
     if item is None:
         raise OrderNotFound(f"Delivery.Updated {event.id} for unknown order {order_id}")
     if item.get("deliveryId") != delivery_id:
         raise ConflictingDelivery(
             f"order {order_id} was delivered by {item.get('deliveryId')}, "
             f"Delivery.Updated {event.id} says {delivery_id}")
-    if not item.get("orderUpdatedPublished"):
-        raise DuplicateInProgress(f"order {order_id}: another invocation is publishing "
-                                  f"Order.Updated (Delivery.Updated {event.id})")
-    observability.logger().info("duplicate Delivery.Updated ignored", extra={
-        "order_id": order_id, "event_id": event.id})

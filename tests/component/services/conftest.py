@@ -25,6 +25,7 @@ from backbone import aws as backbone_aws
 from backbone import observability
 from infra_bootstrap import names
 from infra_bootstrap.service_apps import load_app, load_module
+from tests.tables import create_table
 
 REGION = "eu-west-1"
 BUS_ACCOUNT = "111111111111"
@@ -65,20 +66,6 @@ def _assume(account: str) -> boto3.Session:
                          aws_session_token=credentials["SessionToken"], region_name=REGION)
 
 
-def create_service_table(session: boto3.Session, service: str) -> None:
-    """The table as ``infra_bootstrap create`` makes it: pk/sk strings, TTL expires_at."""
-    dynamodb = session.client("dynamodb")
-    table = names.service_table(service)
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
-
-
 @pytest.fixture
 def backbone(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backbone]:
     """Global bus + observer queue + both service tables, in the bus account."""
@@ -95,7 +82,7 @@ def backbone(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backbone]:
     events.put_targets(Rule="observe-all", EventBusName=names.GLOBAL_BUS,
                        Targets=[{"Id": "observer", "Arn": queue_arn}])
     for service in ("order-service", "delivery-service"):
-        create_service_table(session, service)
+        create_table(session.client("dynamodb"), names.service_table(service))
 
     credentials = session.get_credentials()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
