@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any, cast
 
 from backbone import settings
 
@@ -59,9 +59,10 @@ def logger() -> Any:
             if "logger" not in _state:
                 from aws_lambda_powertools import Logger
 
+                # Powertools only writes and flushes its stream: _Stdout is enough.
                 _state["logger"] = Logger(
                     service=settings.powertools_service_name(_default_service),
-                    level=settings.log_level(), stream=_Stdout())
+                    level=settings.log_level(), stream=cast(IO[str], _Stdout()))
     return _state["logger"]
 
 

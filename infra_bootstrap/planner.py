@@ -373,7 +373,7 @@ def _statement_list(policy: Any) -> list[dict[str, Any]]:
     if not isinstance(policy, Mapping):
         return []
     statements = policy.get("Statement", [])
-    return [statements] if isinstance(statements, Mapping) else list(statements)
+    return [dict(statements)] if isinstance(statements, Mapping) else list(statements)
 
 
 def _bus_create(d: Resource) -> list[Call]:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, ChaliceViewError, Response
+from chalice.app import Request
 
 from backbone import observability
 from backbone.envelope import (
@@ -168,7 +169,7 @@ def _request_scope(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @functools.wraps(view)
     def scoped(**path_params: str) -> Response:
-        request = app.current_request
+        request = _current_request()
         correlation = _correlation_id(request.headers)
         with observability.invocation(correlation, request.lambda_context) as log:
             try:
@@ -183,11 +184,25 @@ def _request_scope(view: Callable[..., Response]) -> Callable[..., Response]:
     return scoped
 
 
+def _current_request() -> Request:
+    """The request of the route being served (Chalice sets it before calling a route)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: called outside a route")
+    return request
+
+
+def _body_bytes(request: Request) -> bytes:
+    """The request body as bytes (Chalice decodes base64 bodies; a text body is UTF-8)."""
+    raw = request.raw_body or b""
+    return raw if isinstance(raw, bytes) else raw.encode("utf-8")
+
+
 @app.route("/orders", methods=["POST"])
 @_request_scope
 def create_order(correlation: str, log: Any) -> Response:
     """Validate the optional JSON body, store the order, publish Order.Created -> 201."""
-    raw = app.current_request.raw_body or b""
+    raw = _body_bytes(_current_request())
     if len(raw) > MAX_BODY_BYTES:
         return _error(413, "PayloadTooLarge", f"request body is {len(raw)} bytes; "
                       f"at most {MAX_BODY_BYTES} are accepted", correlation, field="body")
