@@ -3,9 +3,11 @@
 Every log line carries the service name and, inside :func:`invocation`, the
 correlation id. Metrics are flushed as one EMF document when the invocation ends.
 
->>> with invocation(correlation_id="c-1", context=None):      # doctest: +SKIP
-...     logger().info("order stored", extra={"orderId": "..."})
+>>> with invocation(correlation_id="c-1", context=None):  # doctest: +ELLIPSIS
+...     logger().info("order stored", extra={"order_id": "o-1"})
 ...     count("OrdersCreated")
+{"level":"INFO",...,"message":"order stored",...,"correlation_id":"c-1","order_id":"o-1"}
+{"_aws":{...,"Metrics":[{"Name":"OrdersCreated","Unit":"Count"}]}]},...,"OrdersCreated":[1.0]}
 """
 
 from __future__ import annotations

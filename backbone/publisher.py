@@ -6,9 +6,13 @@ with exponential backoff and full jitter, up to ``RetryPolicy.max_attempts``; wh
 still unpublished then is named by a :class:`PublishError`. Nothing is dropped silently.
 Every event is checked against its JSON Schema before anything is sent.
 
->>> publisher = Publisher(source="order-service")                       # doctest: +SKIP
->>> publisher.publish(OutgoingEvent("Order.Created", order, Meta("c-1")))  # doctest: +SKIP
-['6a7e8feb-b491-4cf7-a9f1-bf3703467718']
+>>> from backbone.catalog import event_type
+>>> from backbone.envelope import Meta
+>>> order = event_type("Order.Created").example_detail["data"]
+>>> publisher = Publisher(source="order-service")      # to GLOBAL_BUS_ARN, at first use
+>>> [event_id] = publisher.publish(OutgoingEvent("Order.Created", order, Meta("c-1")))
+>>> len(event_id)                                      # EventBridge's id of the event
+36
 """
 
 from __future__ import annotations

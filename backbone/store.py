@@ -5,8 +5,10 @@ Conditional writes are what make the handlers idempotent: :meth:`Table.put_new`
 reports whether this call created the item.
 
 >>> table = Table()                                   # name from TABLE_NAME, at first use
->>> table.put_new({"pk": "ORDER#1", "sk": "ORDER"})   # doctest: +SKIP
+>>> table.put_new({"pk": "ORDER#1", "sk": "ORDER"})
 True
+>>> table.put_new({"pk": "ORDER#1", "sk": "ORDER"})   # the key exists
+False
 """
 
 from __future__ import annotations
@@ -63,10 +65,15 @@ class Table:
         ``condition`` may use ``#name`` for any attribute of ``set_values``/``remove`` or
         the condition's own names (every ``#x`` maps to ``x``), and ``:x`` values.
 
-        >>> table.update_if("ORDER#1", "ORDER", set_values={"status": "DELIVERED"},
-        ...                 condition="#status = :created",
-        ...                 condition_values={"created": "CREATED"})  # doctest: +SKIP
-        {'pk': 'ORDER#1', 'sk': 'ORDER', 'status': 'DELIVERED'}
+        >>> table = Table()
+        >>> table.put_new({"pk": "ORDER#1", "sk": "ORDER", "status": "CREATED"})
+        True
+        >>> delivered = {"set_values": {"status": "DELIVERED"}, "condition": "#status = :c",
+        ...              "condition_values": {"c": "CREATED"}}
+        >>> table.update_if("ORDER#1", "ORDER", **delivered)["status"]
+        'DELIVERED'
+        >>> table.update_if("ORDER#1", "ORDER", **delivered) is None   # no longer CREATED
+        True
         """
         set_values = set_values or {}
         names = {f"#{k}": k for k in [*set_values, *remove]}

@@ -2,9 +2,11 @@
 
 The CLI (``commands/infra.py``) and ``local up`` both call these in-process.
 
->>> stage = load_stage("local")                                   # doctest: +SKIP
->>> result = apply(stage, AccountSessions(stage))                 # doctest: +SKIP
->>> result.changed                                                # doctest: +SKIP
+>>> from infra_bootstrap.topology import load_stage
+>>> stage = load_stage("local")
+>>> apply(stage, AccountSessions(stage)).changed                  # creates every resource
+True
+>>> verify(stage, AccountSessions(stage)).ok                      # as desired, no findings
 True
 """
 

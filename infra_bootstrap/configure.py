@@ -278,8 +278,16 @@ def write_service_config(stage: Stage, service: Service,
 def write_service_configs(stage: Stage, root: Path | None = None) -> list[Path]:
     """Configure every service of the stage; return the files that changed.
 
-    >>> write_service_configs(load_stage("prod"))   # doctest: +SKIP
-    [PosixPath('.../order_service/.chalice/config.json'), ...]
+    >>> import tempfile
+    >>> from infra_bootstrap.topology import load_stage
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for folder in ("order_service", "delivery_service"):
+    ...     (root / folder).mkdir()
+    >>> [str(p.relative_to(root)) for p in write_service_configs(load_stage("local"), root)]
+    ['order_service/.chalice/config.json', 'order_service/.chalice/policy-local.json', \
+'delivery_service/.chalice/config.json', 'delivery_service/.chalice/policy-local.json']
+    >>> write_service_configs(load_stage("local"), root)           # a second run: unchanged
+    []
     """
     changed: list[Path] = []
     for service in stage.services:

@@ -4,7 +4,11 @@ botocore's standard retry mode (``sessions.CLIENT_CONFIG``) already retries thro
 and transient errors with backoff; what still fails ends the run with an
 :class:`AwsCallError` naming the account, the API call and the resource.
 
->>> execute(plan_calls, sessions, on_call=lambda call: print(call.description))  # doctest: +SKIP
+>>> from infra_bootstrap.topology import load_stage
+>>> create = Call("111111111111", "sqs", "create_queue", {"QueueName": "q"}, "create q", "q")
+>>> done = execute([create], AccountSessions(load_stage("local")),
+...                on_call=lambda call: print(call.description))
+create q
 """
 
 from __future__ import annotations

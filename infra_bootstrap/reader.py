@@ -5,7 +5,11 @@ kind, account and name, ours or not: `create` then adopts and tags it) or owned 
 stage (tagged with it; for untaggable kinds, our fixed names), in the shapes that
 ``desired.py`` produces, so that the planner can compare them directly.
 
->>> actual = read_actual(stage, sessions, desired_resources(stage))   # doctest: +SKIP
+>>> from infra_bootstrap.desired import desired_resources
+>>> from infra_bootstrap.topology import load_stage
+>>> stage = load_stage("local")
+>>> read_actual(stage, AccountSessions(stage), desired_resources(stage))  # nothing yet
+[]
 """
 
 from __future__ import annotations

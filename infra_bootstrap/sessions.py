@@ -3,8 +3,11 @@
 The standard ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at
 an emulator; nothing else differs between the local cloud and AWS.
 
->>> sessions = AccountSessions(load_stage("local"))          # doctest: +SKIP
->>> sessions.client("111111111111", "events").list_event_buses()  # doctest: +SKIP
+>>> from infra_bootstrap.topology import load_stage
+>>> sessions = AccountSessions(load_stage("local"))   # assumes each account's role
+>>> buses = sessions.client("111111111111", "events").list_event_buses()["EventBuses"]
+>>> [bus["Name"] for bus in buses]
+['default']
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`subscribe`: wire each declared subscription to its deployed function (issue 3 §5).
+"""`subscribe`: wire each declared subscription to its deployed function.
 
 For each subscription of a service, on that service's local bus: a rule with the
 declared pattern targeting the function (explicit RetryPolicy, DeadLetterConfig = the
@@ -7,7 +7,14 @@ ARN, and the function's async-invoke configuration (maximum retries, on-failure
 destination = the service's DLQ). Rules of subscriptions that no longer exist are
 removed. Same resource model, planner and executor as `create`; idempotent.
 
->>> subscribe(stage, sessions, {"delivery-service": {"on_order_created": arn}})  # doctest: +SKIP
+>>> from infra_bootstrap.topology import load_stage
+>>> stage = load_stage("local")
+>>> arn = names.lambda_function_arn("eu-west-1", "333333333333", "delivery-local-on_x")
+>>> [r.label for r in desired_subscriptions(stage, stage.service("delivery-service"),
+...     declared_subscriptions("delivery-service"), {"on_order_created": arn})]
+['subscription rule local-bus-delivery-service/sub-on_order_created', \
+'Lambda permission delivery-local-on_x/backbone-on_order_created', \
+'event invoke config delivery-local-on_x']
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Commands: plan, create, verify, destroy (issue 2 §5) and subscribe (issue 3 §5).
+"""Commands: plan, create, verify, destroy and subscribe.
 
 Each is a thin shell around ``infra_bootstrap.bootstrap`` / ``infra_bootstrap.subscribe``.
 

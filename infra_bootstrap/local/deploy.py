@@ -129,6 +129,7 @@ class LocalService:
 def load_service(stage: Stage, service: str) -> LocalService:
     """Import the service's Chalice app and derive its config and functions.
 
+    >>> from infra_bootstrap.topology import load_stage
     >>> load_service(load_stage("local"), "order-service").functions[0].subscription
     'on_delivery_updated'
     """
@@ -147,6 +148,7 @@ def load_service(stage: Stage, service: str) -> LocalService:
 def with_delivery_delay(stage: Stage, seconds: float | None) -> Stage:
     """The stage with DELIVERY_DELAY_SECONDS set for every service that reads it. Pure.
 
+    >>> from infra_bootstrap.topology import load_stage
     >>> stage = with_delivery_delay(load_stage("local"), 0)
     >>> stage.service("delivery-service").environment["DELIVERY_DELAY_SECONDS"]
     '0'
