@@ -11,6 +11,6 @@ credentials or network at import time (heavy libraries are imported at first use
 - ``publisher``      batched ``PutEvents`` to the global bus with bounded retries;
 - ``subscriptions``  ``@subscribe``: a Lambda function fed by a rule on the local bus;
 - ``store``          the service's single DynamoDB table (``pk``/``sk``);
-- ``idempotency``    a lease on a state item: change state once, publish once;
+- ``idempotency``    ``claim``: change state once, publish once, under duplicates;
 - ``observability``  Powertools Logger (JSON) and Metrics (EMF).
 """

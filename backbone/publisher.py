@@ -34,7 +34,8 @@ from backbone.validation import validate_detail
 # "Calculating Amazon EventBridge PutEvents event entry size" (https://docs.aws.amazon.com/
 # eventbridge/latest/userguide/calculate-putevents-entry-size.html): "You can batch multiple
 # event entries into one request ... The total entry size must be less than 256KB."
-# (AWS announced 1 MB events in January 2026; issue 3 asks for 256 KB, still always safe.)
+# (AWS announced 1 MB events in January 2026; staying below 256 KB satisfies both the
+# old and the new limit.)
 MAX_ENTRIES = 10
 MAX_BATCH_BYTES = 256 * 1024
 _TIME_PARAMETER_BYTES = 14

@@ -12,7 +12,7 @@ local bus -> its log-all rule -> log group):
   cross-account PutEvents).
 
 Usage: python bench/bench_routing.py [--events 5000] [--moto-events 300] [--threads 4]
-Prints both rates and their ratio (issue 4 §5a asks >= 1,000/s and >= 10x moto).
+Prints both rates and their ratio (the project's target: >= 1,000/s and >= 10x moto).
 """
 
 from __future__ import annotations

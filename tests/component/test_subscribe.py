@@ -1,4 +1,4 @@
-"""subscribe: rules on the service's local bus feeding its deployed functions (issue 3 §5)."""
+"""subscribe: rules on the service's local bus feeding its deployed functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""desired_resources: a pure function of the topology (issue 2 §3)."""
+"""desired_resources: a pure function of the topology."""
 
 from __future__ import annotations
 
