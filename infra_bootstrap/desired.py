@@ -29,7 +29,6 @@ CATCH_ALL_PATTERN: dict[str, Any] = {"source": [{"prefix": ""}]}
 RETRY_POLICY: dict[str, int] = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
 # SQS maximum retention (14 days) for dead letters: time to inspect and redrive.
 DLQ_ATTRIBUTES: dict[str, str] = {"MessageRetentionPeriod": "1209600"}
-EVENTS_SERVICE = "events.amazonaws.com"
 LOGS_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
 
@@ -211,7 +210,7 @@ def forward_role_trust(stage: Stage, service: Service) -> dict[str, Any]:
     """
     return policy_document({
         "Effect": "Allow",
-        "Principal": {"Service": EVENTS_SERVICE},
+        "Principal": {"Service": names.EVENTS_SERVICE},
         "Action": "sts:AssumeRole",
         "Condition": {
             "StringEquals": {"aws:SourceAccount": stage.bus_account},
@@ -241,7 +240,7 @@ def forward_dlq_policy(stage: Stage) -> dict[str, Any]:
     return policy_document({
         "Sid": "ForwardingRulesDeadLetters",
         "Effect": "Allow",
-        "Principal": {"Service": EVENTS_SERVICE},
+        "Principal": {"Service": names.EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
         "Resource": names.forward_dlq_arn(stage.region, stage.bus_account),
         "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
@@ -260,7 +259,7 @@ def service_dlq_policy(stage: Stage, service: Service) -> dict[str, Any]:
     return policy_document({
         "Sid": "LocalBusRulesDeadLetters",
         "Effect": "Allow",
-        "Principal": {"Service": EVENTS_SERVICE},
+        "Principal": {"Service": names.EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
         "Resource": names.service_dlq_arn(stage.region, service.account, service.name),
         "Condition": {
@@ -289,7 +288,7 @@ def logs_resource_policy(stage: Stage, account: str) -> dict[str, Any]:
     buses = ([names.GLOBAL_BUS] if account == stage.bus_account else []) + [
         names.local_bus(s.name) for s in stage.services_in(account)]
     rules = [names.rule_arn(stage.region, account, bus, names.LOG_ALL_RULE) for bus in buses]
-    principal = {"Service": [EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]}
+    principal = {"Service": [names.EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]}
     log_groups = names.event_log_groups_arn_pattern(stage.region, account)
     return policy_document({
         "Sid": "EventBridgeCreatesEventLogStreams",

@@ -24,8 +24,6 @@ from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource
 
-LOG_GROUP_TARGET_PREFIX = "/aws/events/"
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -98,8 +96,8 @@ def _target_findings(rule: Resource, resources: list[Resource]) -> list[Finding]
 
 def _log_target_problem(arn: str, name: str, account: str,
                         resources: list[Resource]) -> str | None:
-    if not name.startswith(LOG_GROUP_TARGET_PREFIX):
-        return f"log-group targets must be named {LOG_GROUP_TARGET_PREFIX}..."
+    if not name.startswith(names.EVENTBRIDGE_LOG_GROUP_PREFIX):
+        return f"log-group targets must be named {names.EVENTBRIDGE_LOG_GROUP_PREFIX}..."
     if not any(x.kind == r.LOG_GROUP and x.account == account and x.name == name
                for x in resources):
         return "the log group does not exist"
@@ -121,6 +119,6 @@ def _allows_events_to_log(statement: dict[str, Any], arn: str) -> bool:
     patterns = statement.get("Resource", [])
     patterns = patterns if isinstance(patterns, list) else [patterns]
     stream = f"{arn}:log-stream:any"
-    return ("events.amazonaws.com" in services
+    return (names.EVENTS_SERVICE in services
             and any(fnmatchcase("logs:PutLogEvents", a) for a in actions)
             and any(fnmatchcase(stream, p) for p in patterns))

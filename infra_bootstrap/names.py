@@ -24,7 +24,12 @@ LOG_ALL_RULE = "log-all-events"
 GLOBAL_ARCHIVE = "global-bus-archive"
 FORWARD_DLQ = "global-bus-forward-dlq"
 LOGS_RESOURCE_POLICY = "backbone-eventbridge-to-event-logs"
-EVENT_LOG_GROUP_PREFIX = "/aws/events/backbone/"
+# EventBridge requires log-group targets to be named /aws/events/...
+# Source: EventBridge User Guide, "Amazon CloudWatch Logs" targets.
+EVENTBRIDGE_LOG_GROUP_PREFIX = "/aws/events/"
+EVENT_LOG_GROUP_PREFIX = f"{EVENTBRIDGE_LOG_GROUP_PREFIX}backbone/"
+# The principal EventBridge acts as in resource policies and role trust.
+EVENTS_SERVICE = "events.amazonaws.com"
 
 
 def tags(stage: str) -> dict[str, str]:
@@ -50,8 +55,6 @@ def service_dlq(service: str) -> str:
 
 
 def event_log_group(bus: str) -> str:
-    # EventBridge requires log-group targets to be named /aws/events/...
-    # Source: EventBridge User Guide, "Amazon CloudWatch Logs" targets.
     return f"{EVENT_LOG_GROUP_PREFIX}{bus}"
 
 
@@ -113,7 +116,7 @@ def subscription_rule_name(service: str, subscription: str) -> str:
 
     EventBridge rule names are at most 64 characters.
     """
-    return f"sub-{subscription}"[:64]
+    return f"{SUBSCRIPTION_RULE_PREFIX}{subscription}"[:64]
 
 
 # --- Bootstrap (infra_bootstrap create / subscribe) ----------------------------

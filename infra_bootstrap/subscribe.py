@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
-from infra_bootstrap.desired import EVENTS_SERVICE, RETRY_POLICY
+from infra_bootstrap.desired import RETRY_POLICY
 from infra_bootstrap.errors import UsageError
 from infra_bootstrap.executor import execute
 from infra_bootstrap.planner import Call, plan
@@ -97,7 +97,7 @@ def desired_subscriptions(stage: Stage, service: Service,
         sid = names.subscription_permission_sid(sub.name)
         out.append(Resource(r.LAMBDA_PERMISSION, service.account, f"{function_name}/{sid}", {
             "function_name": function_name, "statement_id": sid,
-            "principal": EVENTS_SERVICE, "action": "lambda:InvokeFunction",
+            "principal": names.EVENTS_SERVICE, "action": "lambda:InvokeFunction",
             "source_arn": names.subscription_rule_arn(stage.region, service.account,
                                                       service.name, sub.name),
         }, None))
