@@ -1,9 +1,11 @@
 """Change state once, publish once, under at-least-once delivery: :func:`claim`.
 
-EventBridge and Lambda's async invoke may hand a handler the same event twice, even at
-the same time (EventBridge User Guide, "Event delivery": at least once). A handler keeps
-its state on one item of the service table, and :func:`claim` makes the protocol below
-the only way to touch it:
+EventBridge retries a target and Lambda's asynchronous queue may hand a handler the same
+event twice, even at the same time ("it's possible for it to receive the same event from
+Lambda multiple times because the queue itself is eventually consistent": Lambda
+Developer Guide, "How Lambda handles errors and retries with asynchronous invocation").
+A handler keeps its state on one item of the service table, and :func:`claim` makes the
+protocol below the only way to touch it:
 
 1. **The claim is the state change.** One conditional write both changes the state
    (creates the item, or updates it if a condition holds) and takes a *lease* on it
@@ -34,8 +36,10 @@ the state change and the claim are one write.
 
 >>> table = Table()          # the service's table (TABLE_NAME), as `create` makes it
 >>> key = ("DELIVERY#o-1", "DELIVERY")
->>> with claim(table, key, create={"deliveryId": "d-1"}, flag="published") as held:
-...     print("deliver", held.item["deliveryId"], "and publish Delivery.Updated")
+>>> held = claim(table, key, create={"deliveryId": "d-1"}, flag="published")
+>>> if held is not None:                 # None: a duplicate of finished work
+...     with held:                       # the business steps; leaving marks it published
+...         print("deliver", held.item["deliveryId"], "and publish Delivery.Updated")
 deliver d-1 and publish Delivery.Updated
 >>> claim(table, key, create={"deliveryId": "d-2"}, flag="published") is None  # duplicate
 True

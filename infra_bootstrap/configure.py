@@ -280,13 +280,16 @@ def write_service_configs(stage: Stage, root: Path | None = None) -> list[Path]:
 
     >>> import tempfile
     >>> from infra_bootstrap.topology import load_stage
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for folder in ("order_service", "delivery_service"):
-    ...     (root / folder).mkdir()
-    >>> [str(p.relative_to(root)) for p in write_service_configs(load_stage("local"), root)]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     root = Path(folder)
+    ...     for app_dir in ("order_service", "delivery_service"):
+    ...         (root / app_dir).mkdir()
+    ...     first = write_service_configs(load_stage("local"), root)
+    ...     second = write_service_configs(load_stage("local"), root)
+    >>> [str(path.relative_to(root)) for path in first]
     ['order_service/.chalice/config.json', 'order_service/.chalice/policy-local.json', \
 'delivery_service/.chalice/config.json', 'delivery_service/.chalice/policy-local.json']
-    >>> write_service_configs(load_stage("local"), root)           # a second run: unchanged
+    >>> second                                                    # a second run: unchanged
     []
     """
     changed: list[Path] = []

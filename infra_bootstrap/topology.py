@@ -23,7 +23,8 @@ from infra_bootstrap.errors import TopologyError
 # The repository this package belongs to: its topology.toml, and the services' app folders.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "topology.toml"
-# The stage `local up` runs on this machine. It is always the repository's own.
+# The stage `local up` runs on this machine; a --config file without it gets the
+# repository's.
 LOCAL_STAGE = "local"
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 
@@ -42,6 +43,7 @@ _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
 
 @dataclass(frozen=True)
 class Credentials:

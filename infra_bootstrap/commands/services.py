@@ -15,7 +15,6 @@ from botocore.credentials import ReadOnlyCredentials
 from infra_bootstrap import configure as chalice_config
 from infra_bootstrap import service_apps
 from infra_bootstrap.options import stage_options
-from infra_bootstrap.service_apps import service_dir
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.topology import Credentials, Stage
 
@@ -42,7 +41,8 @@ def services(stage: Stage, shell_env: str | None) -> None:
     """List the stage's services: name, account and Chalice app directory, tab-separated."""
     if shell_env is None:
         for service in stage.services:
-            click.echo(f"{service.name}\t{service.account}\t{service_dir(service.name)}")
+            app_dir = service_apps.service_dir(service.name)
+            click.echo(f"{service.name}\t{service.account}\t{app_dir}")
         return
     account = stage.service(shell_env).account
     how = stage.credentials[account]
