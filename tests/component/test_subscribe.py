@@ -1,4 +1,4 @@
-"""subscribe: rules on the service's local bus feeding its deployed functions (issue 3 §5)."""
+"""subscribe: rules on the service's local bus feeding its deployed functions."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ from tests.component.test_bootstrap import (  # noqa: F401 (fixtures)
 REGION = "eu-west-1"
 ORDER, DELIVERY = "222222222222", "333333333333"
 TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
+# What Chalice puts on each function: the stage config's `tags` (written by `configure`)
+# and its own `aws-chalice` tag.
+CHALICE_TAGS = {**TAGS, "aws-chalice": "version=1.31.0:stage=test:app=x"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def _deploy(sessions: AccountSessions, service: str, subscriptions: Any) -> dict
         function = names.lambda_function_name(service, "test", sub.name)
         arns[sub.name] = sessions.client(account, "lambda").create_function(
             FunctionName=function, Runtime="python3.12", Role=role, Handler="app.handler",
-            Code={"ZipFile": _zip()})["FunctionArn"]
+            Code={"ZipFile": _zip()}, Tags=CHALICE_TAGS)["FunctionArn"]
     return arns
 
 
@@ -113,7 +116,7 @@ def test_each_subscription_gets_rule_target_permission_and_invoke_config(
     lam = sessions.client(DELIVERY, "lambda")
     function = "delivery-service-test-on_order_created"
     [statement] = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
-    assert statement["Sid"] == "backbone-on_order_created"
+    assert statement["Sid"] == "backbone-test-on_order_created"
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "lambda:InvokeFunction"
     assert list(statement["Condition"]["ArnLike"].values()) == [rule["Arn"]]
@@ -158,7 +161,7 @@ def test_a_subscription_no_longer_declared_loses_its_rule(
     result = _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)})
 
     assert [c.description for c in result.calls if c.mutating] == [
-        "remove Lambda permission delivery-service-test-on_any_order/backbone-on_any_order",
+        "remove Lambda permission delivery-service-test-on_any_order/backbone-test-on_any_order",
         "remove targets function from subscription rule "
         "local-bus-delivery-service/sub-on_any_order",
         "delete subscription rule local-bus-delivery-service/sub-on_any_order"]
@@ -202,8 +205,13 @@ def test_destroy_also_sweeps_subscription_rules(stage: Stage, sessions: AccountS
                                                 deployed: dict[str, dict[str, str]]) -> None:
     _run(stage, deployed)
 
-    bootstrap.destroy(stage, AccountSessions(stage))
+    fresh = AccountSessions(stage)
+    outcomes = bootstrap.destroy(stage, fresh, bootstrap.destroy_plan(stage, fresh))
 
+    assert {o.resource.name for o in outcomes if o.result == "deleted"} >= {
+        "local-bus-delivery-service/sub-on_order_created",
+        "local-bus-delivery-service/sub-on_any_order",
+        "local-bus-order-service/sub-on_delivery_updated"}
     assert [b["Name"] for b in sessions.client(DELIVERY, "events").list_event_buses()[
         "EventBuses"]] == ["default"]
 
