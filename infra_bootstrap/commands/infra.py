@@ -16,10 +16,12 @@ from collections.abc import Sequence
 import click
 
 from infra_bootstrap import bootstrap, ownership
+from infra_bootstrap import resources as r
 from infra_bootstrap import subscribe as subscribing
 from infra_bootstrap.cli import stage_options
 from infra_bootstrap.errors import ConflictError
 from infra_bootstrap.planner import Call, Plan, mutating
+from infra_bootstrap.resources import split_rule_name
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.teardown import Step
 from infra_bootstrap.topology import Stage
@@ -66,7 +68,7 @@ _ADOPT_HELP = ("Take over this conflicting resource, as `plan` names it: KIND/NA
                "(repeatable). Prints every change made to it first.")
 
 
-def _echo_conflicts(stage: Stage, computed: Plan, *, err: bool) -> None:
+def _echo_conflicts(computed: Plan, *, err: bool) -> None:
     for conflict in computed.conflicts:
         click.echo(str(conflict), err=err)
 
@@ -88,7 +90,7 @@ def plan(stage: Stage, as_json: bool, adopt: tuple[str, ...]) -> None:
     if as_json:
         click.echo(_plan_json(stage, computed))
         return
-    _echo_conflicts(stage, computed, err=False)
+    _echo_conflicts(computed, err=False)
     if not computed.mutating and not computed.conflicts and not computed.kept:
         click.echo(f"stage {stage.name}: up to date, nothing to do")
         return
@@ -105,13 +107,17 @@ def _echo_adoption(stage: Stage, computed: Plan) -> None:
     """Every change `create --adopt` makes to the resources it takes over, before it."""
     click.echo(f"stage {stage.name}: adopting {len(computed.adopted)} resource(s); "
                "every change made to them:")
+    # A rule adopted with its bus is the stage's, not something left on the bus.
+    adopted_rules = {(x.account, f"rule {split_rule_name(x.name)[1]}", split_rule_name(x.name)[0])
+                     for x in computed.adopted if x.kind == r.RULE}
     for resource in computed.adopted:
         click.echo(f"  account {resource.account}: {resource.label}")
         for call in computed.calls_on(resource):
             if call.mutating:
                 click.echo(f"    {call.api_name:<40} {call.description}")
         for what in ownership.foreign_additions(resource, stage.name):
-            click.echo(f"    stays as it is: {what} (not the stage's; `verify` reports it)")
+            if (resource.account, what, resource.name) not in adopted_rules:
+                click.echo(f"    stays as it is: {what} (not the stage's; `verify` reports it)")
 
 
 @click.command(short_help="Create or repair every resource of the stage (idempotent).")
@@ -127,7 +133,7 @@ def create(ctx: click.Context, stage: Stage, adopt: tuple[str, ...]) -> None:
     sessions = _sessions(stage)
     computed = bootstrap.compute_plan(stage, sessions, adopt=adopt)
     if computed.conflicts:
-        _echo_conflicts(stage, computed, err=True)
+        _echo_conflicts(computed, err=True)
         click.echo(f"stage {stage.name}: create refused, nothing changed: take a resource "
                    "over with `create --adopt KIND/NAME`, or remove or rename it", err=True)
         ctx.exit(1)

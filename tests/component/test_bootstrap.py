@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,49 +10,17 @@ import botocore.client
 import botocore.loaders
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
 from infra_bootstrap.cli import main
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage, load_stage
+from tests.component.conftest import ApiCalls
 from tests.conftest import write_topology
 
 REGION = "eu-west-1"
 BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"
 TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
-READ_PREFIXES = ("Describe", "List", "Get", "AssumeRole", "Scan", "FilterLogEvents")
-
-
-class ApiCalls:
-    """Every botocore API call made in the test, as (operation name, params)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail: dict[str, str] = {}
-
-    @property
-    def mutating(self) -> list[str]:
-        return [op for op, _ in self.calls if not op.startswith(READ_PREFIXES)]
-
-
-@pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiCalls]:
-    recorder = ApiCalls()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        recorder.calls.append((operation_name, api_params))
-        if operation_name in recorder.fail:
-            raise ClientError({"Error": {"Code": "AccessDenied",
-                                         "Message": recorder.fail[operation_name]}},
-                              operation_name)
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    yield recorder
-
-
 def cli(config: Path, *args: str, stage: str = "test", input: str | None = None) -> Result:
     return CliRunner().invoke(main, [*args, "--config", str(config), "--stage", stage],
                               input=input)
