@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -223,7 +224,7 @@ def _everything(clients: Any) -> dict[str, Any]:
     }
 
 
-HANDMADE_STATE = {
+HANDMADE_STATE: dict[str, Any] = {
     "global-bus": {"sids": ["Partner"], "tags": {}, "rules": {
         "audit": {"pattern": {"source": ["billing"]}, "targets": ["copy"], "tags": {}}}},
     ORDER_BUS: {"sids": [], "tags": {}, "rules": {
@@ -514,10 +515,10 @@ def test_destroy_rechecks_marker_and_data_right_before_each_delete(
         "skipped", "no longer carries the marker of stage test")
     assert (outcomes["delivery-service-handler-dlq"].result,
             outcomes["delivery-service-handler-dlq"].reason) == ("kept", "holds 1 message")
-    assert _queue(clients, ORDER, "order-service-handler-dlq") == {
-        "messages": 0, "policy": _queue(clients, ORDER, "order-service-handler-dlq")["policy"],
-        "tags": {}}
-    assert _queue(clients, DELIVERY, "delivery-service-handler-dlq")["messages"] == 1
+    skipped = _queue(clients, ORDER, "order-service-handler-dlq")
+    assert skipped is not None and skipped["tags"] == {}
+    assert _queue(clients, DELIVERY, "delivery-service-handler-dlq") == {
+        "messages": 1, "policy": ANY, "tags": TAGS}
     assert outcomes["global-bus"].result == "deleted"
 
 

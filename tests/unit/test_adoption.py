@@ -23,7 +23,7 @@ DESIRED = desired_resources(dataclasses.replace(load_stage("local"), name=STAGE)
 def _handmade(kind: str, account: str, name: str, **props: object) -> Resource:
     """A resource of the stage's name, made by hand: untagged, no stage Sid."""
     desired = next(x for x in DESIRED if x.key == (kind, account, name))
-    tags = None if desired.tags is None else {}
+    tags: dict[str, str] | None = None if desired.tags is None else {}
     merged = {**desired.props, **props}
     if kind == r.LOGS_RESOURCE_POLICY:
         merged["document"] = {"Statement": [{"Sid": "Mine"}]}
