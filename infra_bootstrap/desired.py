@@ -49,7 +49,7 @@ def desired_resources(stage: Stage) -> list[Resource]:
         Resource(r.ARCHIVE, stage.bus_account, names.GLOBAL_ARCHIVE, {
             "source_arn": names.global_bus_arn(stage.region, stage.bus_account),
             "retention_days": stage.archive_retention_days,
-            "description": f"Every event of the global bus ({stage.name}), for replay",
+            "description": archive_description(stage),
         }, None),
         *_logged_bus(stage, stage.bus_account, names.GLOBAL_BUS),
     ]
@@ -57,9 +57,20 @@ def desired_resources(stage: Stage) -> list[Resource]:
         out += _forwarding(stage, service)
         out += _service_account(stage, service)
     for account in stage.accounts:
-        out.append(Resource(r.LOGS_RESOURCE_POLICY, account, names.LOGS_RESOURCE_POLICY,
+        out.append(Resource(r.LOGS_RESOURCE_POLICY, account,
+                            names.logs_resource_policy(stage.name),
                             {"document": logs_resource_policy(stage, account)}, None))
     return out
+
+
+def archive_description(stage: Stage) -> str:
+    """The archive's description; it carries the stage's marker (archives take no tags).
+
+    >>> from infra_bootstrap.topology import load_stage
+    >>> archive_description(load_stage("local"))
+    'Every event of the global bus, for replay [backbone:stage=local]'
+    """
+    return f"Every event of the global bus, for replay {names.stage_marker(stage.name)}"
 
 
 def _logged_bus(stage: Stage, account: str, bus: str) -> list[Resource]:
@@ -163,7 +174,7 @@ def global_bus_policy(stage: Stage) -> dict[str, Any]:
         if stage.organization_id:
             condition["StringEquals"] = {"aws:PrincipalOrgID": stage.organization_id}
         statements.append({
-            "Sid": f"PublishFrom{account}",
+            "Sid": names.statement_sid(stage.name, f"PublishFrom{account}"),
             "Effect": "Allow",
             "Principal": {"AWS": names.account_root_arn(account)},
             "Action": "events:PutEvents",
@@ -189,7 +200,7 @@ def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
     rule with ``ArnEquals`` on ``aws:SourceArn``, on a path that always uses a role.
     """
     return policy_document({
-        "Sid": "ForwardFromGlobalBus",
+        "Sid": names.statement_sid(stage.name, "ForwardFromGlobalBus"),
         "Effect": "Allow",
         "Principal": {"AWS": names.forward_role_arn(stage.bus_account, service.name)},
         "Action": "events:PutEvents",
@@ -238,7 +249,7 @@ def forward_dlq_policy(stage: Stage) -> dict[str, Any]:
     rules = [names.forward_rule_arn(stage.region, stage.bus_account, s.name)
              for s in stage.services]
     return policy_document({
-        "Sid": "ForwardingRulesDeadLetters",
+        "Sid": names.statement_sid(stage.name, "ForwardingRulesDeadLetters"),
         "Effect": "Allow",
         "Principal": {"Service": names.EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
@@ -257,7 +268,7 @@ def service_dlq_policy(stage: Stage, service: Service) -> dict[str, Any]:
     """
     bus = names.local_bus(service.name)
     return policy_document({
-        "Sid": "LocalBusRulesDeadLetters",
+        "Sid": names.statement_sid(stage.name, "LocalBusRulesDeadLetters"),
         "Effect": "Allow",
         "Principal": {"Service": names.EVENTS_SERVICE},
         "Action": "sqs:SendMessage",
@@ -291,13 +302,13 @@ def logs_resource_policy(stage: Stage, account: str) -> dict[str, Any]:
     principal = {"Service": [names.EVENTS_SERVICE, LOGS_DELIVERY_SERVICE]}
     log_groups = names.event_log_groups_arn_pattern(stage.region, account)
     return policy_document({
-        "Sid": "EventBridgeCreatesEventLogStreams",
+        "Sid": names.statement_sid(stage.name, "EventBridgeCreatesEventLogStreams"),
         "Effect": "Allow",
         "Principal": principal,
         "Action": "logs:CreateLogStream",
         "Resource": log_groups,
     }, {
-        "Sid": "EventBridgeRulesWriteEventLogs",
+        "Sid": names.statement_sid(stage.name, "EventBridgeRulesWriteEventLogs"),
         "Effect": "Allow",
         "Principal": principal,
         "Action": "logs:PutLogEvents",

@@ -34,3 +34,25 @@ class AwsCallError(BackboneError):
         self.resource = resource
         self.message = message
         super().__init__(f"account {account}: {operation} on {resource} failed: {message}")
+
+
+class AdoptError(BackboneError):
+    """``--adopt`` names nothing the command can take over (exit code 2); nothing changed."""
+
+    exit_code = 2
+
+
+class ConflictError(BackboneError):
+    """Resources the stage would create exist under its names but are not its own.
+
+    ``lines`` holds one ``CONFLICT ...`` line per resource; nothing has been changed.
+
+    >>> str(ConflictError("local", ["CONFLICT a", "CONFLICT b"]))
+    'stage local: 2 conflict(s), nothing changed: CONFLICT a; CONFLICT b'
+    """
+
+    def __init__(self, stage: str, lines: list[str]) -> None:
+        self.stage = stage
+        self.lines = lines
+        super().__init__(f"stage {stage}: {len(lines)} conflict(s), nothing changed: "
+                         + "; ".join(lines))

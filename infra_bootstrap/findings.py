@@ -1,5 +1,8 @@
-"""Policy findings for `verify`: pure checks of the actual resources.
+"""Findings for `verify`: pure checks of the actual resources.
 
+- a same-named resource the stage does not own (a conflict: `create` refuses);
+- a foreign addition: something on an owned resource the stage did not put there (a
+  rule on its bus, a target on its rule, a statement in its policy, a role policy);
 - a wildcard principal in any policy we manage;
 - a rule target that is an event bus without a role or a dead-letter queue;
 - a log-group target that EventBridge cannot write to (missing group, a name outside
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from infra_bootstrap import names
+from infra_bootstrap import names, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource
 
@@ -35,11 +38,37 @@ class Finding:
         return f"account {self.account}: {self.resource}: {self.message}"
 
 
-def policy_findings(actual: Iterable[Resource]) -> list[Finding]:
-    """Every finding about ``actual``, in a stable order."""
+def ownership_findings(actual: Iterable[Resource], conflicts: Iterable[Resource],
+                       stage: str) -> list[Finding]:
+    """Conflicts, then the foreign additions on what the stage owns.
+
+    >>> from infra_bootstrap import names
+    >>> rule = Resource("rule", "1", "b/r", {"targets": [{"Id": "spy", "Arn": "arn:x"}]},
+    ...                 names.tags("s"))
+    >>> [f.message for f in ownership_findings([rule], [], "s")]
+    ['foreign addition: target spy (arn:x), not made by stage s (`create` leaves it in place)']
+    """
+    found = [Finding(c.account, c.label,
+                     f"exists, not owned by stage {stage}: a conflict, `create` refuses "
+                     f"(take it over with `create --adopt {c.account}:{c.ref}`)")
+             for c in conflicts]
+    for resource in actual:
+        if ownership.owned(resource, stage):
+            found += [Finding(resource.account, resource.label,
+                              f"foreign addition: {what}, not made by stage {stage} "
+                              "(`create` leaves it in place)")
+                      for what in ownership.foreign_additions(resource, stage)]
+    return found
+
+
+def policy_findings(actual: Iterable[Resource], stage: str | None = None) -> list[Finding]:
+    """Every policy finding about ``actual`` (only what ``stage`` owns, if given), in a
+    stable order."""
     resources = list(actual)
     found: list[Finding] = []
     for resource in resources:
+        if stage is not None and not ownership.owned(resource, stage):
+            continue
         for statement in _statements(resource):
             if statement.get("Effect") == "Allow" and _any_principal(statement):
                 sid = statement.get("Sid") or "without Sid"

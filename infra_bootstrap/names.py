@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from infra_bootstrap.errors import UsageError
 
 PROJECT = "cross-account-backbone"
-# Tags on every resource whose API takes tags; `destroy` only touches what carries both.
+# Tags on every resource whose API takes tags; `destroy` only touches what carries both
+# (the whole ownership rule, tags and the markers of untaggable kinds: ownership.py).
 TAG_PROJECT = "backbone:project"
 TAG_STAGE = "backbone:stage"
+# Prefix of every policy statement id the stage writes: `backbone-<stage>-<purpose>`.
+SID_PREFIX = "backbone-"
 
 GLOBAL_BUS = "global-bus"
 LOG_ALL_RULE = "log-all-events"
 GLOBAL_ARCHIVE = "global-bus-archive"
 FORWARD_DLQ = "global-bus-forward-dlq"
-LOGS_RESOURCE_POLICY = "backbone-eventbridge-to-event-logs"
 # EventBridge requires log-group targets to be named /aws/events/...
 # Source: EventBridge User Guide, "Amazon CloudWatch Logs" targets.
 EVENTBRIDGE_LOG_GROUP_PREFIX = "/aws/events/"
@@ -35,6 +37,48 @@ EVENTS_SERVICE = "events.amazonaws.com"
 def tags(stage: str) -> dict[str, str]:
     """The ownership tags of a stage, as a plain mapping."""
     return {TAG_PROJECT: PROJECT, TAG_STAGE: stage}
+
+
+def statement_sid(stage: str, purpose: str) -> str:
+    """The Sid of a policy statement the stage writes: it names the stage.
+
+    EventBridge's RemovePermission takes it as StatementId ([a-zA-Z0-9-_], at most 64
+    characters; topology limits stage names to 20 characters for that reason).
+
+    >>> statement_sid("prod", "ForwardFromGlobalBus")
+    'backbone-prod-ForwardFromGlobalBus'
+    """
+    return f"{statement_sid_prefix(stage)}{purpose}"
+
+
+def statement_sid_prefix(stage: str) -> str:
+    """What every Sid of ``stage`` starts with.
+
+    >>> statement_sid_prefix("local")
+    'backbone-local-'
+    """
+    return f"{SID_PREFIX}{stage}-"
+
+
+def logs_resource_policy(stage: str) -> str:
+    """The stage's CloudWatch Logs resource policy (one per account).
+
+    Named after the stage: the policy takes no tags, so its name and its statements'
+    Sids are what mark it as the stage's.
+
+    >>> logs_resource_policy("local")
+    'backbone-local-eventbridge-to-event-logs'
+    """
+    return f"{SID_PREFIX}{stage}-eventbridge-to-event-logs"
+
+
+def stage_marker(stage: str) -> str:
+    """The text the stage writes into descriptions of what takes no tags (the archive).
+
+    >>> stage_marker("local")
+    '[backbone:stage=local]'
+    """
+    return f"[{TAG_STAGE}={stage}]"
 
 
 def local_bus(service: str) -> str:
@@ -129,9 +173,15 @@ LOG_TARGET_ID = "event-log"
 SUBSCRIPTION_TARGET_ID = "function"
 
 
-def subscription_permission_sid(subscription: str) -> str:
-    """Lambda permission statement id letting the subscription rule invoke the function."""
-    return f"backbone-{subscription}"[:100]
+def subscription_permission_sid(stage: str, subscription: str) -> str:
+    """Lambda permission statement id letting the subscription rule invoke the function.
+
+    Lambda's StatementId is at most 100 characters of [a-zA-Z0-9-_.].
+
+    >>> subscription_permission_sid("local", "on_order_created")
+    'backbone-local-on_order_created'
+    """
+    return statement_sid(stage, subscription)[:100]
 
 
 # --- Chalice configuration (configure) ---------------------------------------

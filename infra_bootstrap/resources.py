@@ -5,7 +5,10 @@ topology, ``reader.py`` builds them from what AWS reports, ``planner.py`` diffs 
 
 A resource is identified by ``(kind, account, name)``; ``props`` holds the properties we
 manage (JSON-like values; policies as parsed dicts) and ``tags`` the tags, or ``None``
-for resources whose API takes no tags (ownership then follows from our fixed names).
+for resources whose API takes no tags. What the reader reports also carries what
+ownership (``ownership.py``) and ``destroy`` need: ``parent_tags``, the tags of the
+resource an untaggable one belongs to (an archive's bus, a Lambda permission's
+function), and ``data``, what the resource holds (read for ``destroy`` only).
 
 >>> bus = Resource(EVENT_BUS, "111111111111", "global-bus", {"policy": None}, {"k": "v"})
 >>> bus.key, bus.label
@@ -17,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from infra_bootstrap import names
 
 IAM_ROLE = "iam_role"
 SQS_QUEUE = "sqs_queue"
@@ -55,6 +56,27 @@ _LABELS = {
 
 
 @dataclass(frozen=True)
+class Data:
+    """What a resource holds that deleting it would lose.
+
+    >>> str(Data(3, "message")), str(Data(1, "item", at_least=True)), Data(0, "event").holds
+    ('3 messages', 'at least 1 item', False)
+    """
+
+    count: int
+    unit: str
+    at_least: bool = False
+
+    @property
+    def holds(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        plural = "" if self.count == 1 else "s"
+        return f"{'at least ' if self.at_least else ''}{self.count} {self.unit}{plural}"
+
+
+@dataclass(frozen=True)
 class Resource:
     """One resource, desired or actual.
 
@@ -67,6 +89,8 @@ class Resource:
     name: str
     props: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] | None = None
+    parent_tags: Mapping[str, str] | None = None
+    data: Data | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -76,15 +100,14 @@ class Resource:
     def label(self) -> str:
         return f"{_LABELS[self.kind]} {self.name}"
 
-    def owned_by(self, stage: str) -> bool:
-        """Ours to update or delete: tagged with the stage, or untaggable with our name.
+    @property
+    def ref(self) -> str:
+        """How a person names it on the command line (``create --adopt``): ``kind/name``.
 
-        The reader only reports untaggable resources under the fixed names we give them.
+        >>> Resource(EVENT_BUS, "111111111111", "global-bus").ref
+        'event_bus/global-bus'
         """
-        if self.tags is None:
-            return True
-        wanted = names.tags(stage)
-        return all(self.tags.get(k) == v for k, v in wanted.items())
+        return f"{self.kind}/{self.name}"
 
 
 def rule_name(bus: str, rule: str) -> str:

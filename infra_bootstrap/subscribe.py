@@ -7,13 +7,18 @@ ARN, and the function's async-invoke configuration (maximum retries, on-failure
 destination = the service's DLQ). Rules of subscriptions that no longer exist are
 removed. Same resource model, planner and executor as `create`; idempotent.
 
+Same ownership rule too (``ownership.py``): a same-named subscription rule the stage did
+not make is a conflict (nothing is changed; ``adopt`` takes it over), and permissions
+and invoke configs are only written on functions carrying the stage's tags, which
+Chalice sets from the ``tags`` that `configure` writes.
+
 >>> from infra_bootstrap.topology import load_stage
 >>> stage = load_stage("local")
 >>> arn = names.lambda_function_arn("eu-west-1", "333333333333", "delivery-local-on_x")
 >>> [r.label for r in desired_subscriptions(stage, stage.service("delivery-service"),
 ...     declared_subscriptions("delivery-service"), {"on_order_created": arn})]
 ['subscription rule local-bus-delivery-service/sub-on_order_created', \
-'Lambda permission delivery-local-on_x/backbone-on_order_created', \
+'Lambda permission delivery-local-on_x/backbone-local-on_order_created', \
 'event invoke config delivery-local-on_x']
 """
 
@@ -25,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra_bootstrap import names
+from infra_bootstrap import adoption, names, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.desired import RETRY_POLICY
-from infra_bootstrap.errors import UsageError
+from infra_bootstrap.errors import ConflictError, UsageError
 from infra_bootstrap.executor import execute
 from infra_bootstrap.planner import Call, plan
-from infra_bootstrap.reader import read_actual
+from infra_bootstrap.reader import function_tags, read_actual
 from infra_bootstrap.resources import Resource, rule_name
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Service, Stage
@@ -94,7 +99,7 @@ def desired_subscriptions(stage: Stage, service: Service,
                          "RetryPolicy": dict(RETRY_POLICY),
                          "DeadLetterConfig": {"Arn": dlq_arn}},),
         }, tags))
-        sid = names.subscription_permission_sid(sub.name)
+        sid = names.subscription_permission_sid(stage.name, sub.name)
         out.append(Resource(r.LAMBDA_PERMISSION, service.account, f"{function_name}/{sid}", {
             "function_name": function_name, "statement_id": sid,
             "principal": names.EVENTS_SERVICE, "action": "lambda:InvokeFunction",
@@ -113,12 +118,14 @@ def desired_subscriptions(stage: Stage, service: Service,
 def subscribe(stage: Stage, sessions: AccountSessions,
               function_arns: Mapping[str, Mapping[str, str]], *,
               subscriptions: Mapping[str, Sequence[SubscriptionLike]] | None = None,
-              dry_run: bool = False,
+              adopt: Sequence[str] = (), dry_run: bool = False,
               on_call: Callable[[Call], None] | None = None) -> SubscribeResult:
     """Wire the subscriptions of the services in ``function_arns`` (service -> name -> ARN).
 
     ``subscriptions`` (service -> declared subscriptions) defaults to importing each
-    service's Chalice app. With ``dry_run`` the calls are planned, not run.
+    service's Chalice app. With ``dry_run`` the calls are planned, not run. Raises
+    ConflictError, before any call, when a subscription rule of the stage's names exists
+    that the stage does not own (and is not in ``adopt``: ``[ACCOUNT:]KIND/NAME``).
     """
     services = [stage.service(name) for name in function_arns]
     if subscriptions is None:
@@ -137,14 +144,40 @@ def subscribe(stage: Stage, sessions: AccountSessions,
             account, function = names.lambda_function_of(arn)
             deployed.setdefault(account, set()).add(function)
     subscribed = {(d.account, d.name) for d in desired if d.kind == r.INVOKE_CONFIG}
+    _require_stage_tags(stage, sessions, desired)
     actual = [a for a in read_actual(stage, sessions, desired, kinds=r.SUBSCRIPTION_KINDS,
                                      functions=deployed)
               if (a.kind != r.SUBSCRIPTION_RULE or (a.account, a.props["bus"]) in in_scope)
               and (a.kind != r.INVOKE_CONFIG or (a.account, a.name) in subscribed)]
-    calls = plan(desired, actual, stage=stage.name, kinds=r.SUBSCRIPTION_KINDS)
+    keys = adoption.resolve(adopt, desired, actual, stage=stage.name,
+                            kinds=r.SUBSCRIPTION_KINDS)
+    computed = plan(desired, actual, stage=stage.name, kinds=r.SUBSCRIPTION_KINDS, adopt=keys)
+    if computed.conflicts:
+        raise ConflictError(stage.name, [str(c) for c in computed.conflicts])
     if dry_run:
-        return SubscribeResult(calls, applied=False)
-    return SubscribeResult(execute(calls, sessions, on_call=on_call), applied=True)
+        return SubscribeResult(computed.calls, applied=False)
+    return SubscribeResult(execute(computed.calls, sessions, on_call=on_call), applied=True)
+
+
+def _require_stage_tags(stage: Stage, sessions: AccountSessions,
+                        desired: Iterable[Resource]) -> None:
+    """Every function a subscription targets exists and carries the stage's tags: they
+    are the marker of the permission and invoke config written on it."""
+    functions: dict[str, set[str]] = {}
+    for d in desired:
+        if d.kind == r.INVOKE_CONFIG:
+            functions.setdefault(d.account, set()).add(d.props["function_name"])
+    for (account, function), tags in sorted(function_tags(stage, sessions, functions).items()):
+        if tags is None:
+            raise UsageError(f"account {account}: function {function} does not exist: run "
+                             f"`chalice deploy --stage {stage.name}` for its service first")
+        if not ownership.has_stage_tags(tags, stage.name):
+            wanted = ", ".join(f"{k}={v}" for k, v in names.tags(stage.name).items())
+            raise UsageError(
+                f"account {account}: function {function} does not carry the tags of stage "
+                f"{stage.name} ({wanted}), so it is not the stage's: run `configure` (it "
+                f"writes them into .chalice/config.json), then `chalice deploy --stage "
+                f"{stage.name}`")
 
 
 def declared_subscriptions(service: str) -> tuple[SubscriptionLike, ...]:
@@ -177,4 +210,3 @@ def deployed_function_arns(stage: Stage, service: str,
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"service {service}: {path} is not Chalice deployed state: "
                          f"{exc}") from None
-

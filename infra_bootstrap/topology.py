@@ -43,6 +43,9 @@ _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Stage names end up in tags, policy statement ids (EventBridge StatementId: [a-zA-Z0-9-_],
+# at most 64 characters, names.statement_sid adds up to 43) and Chalice function names.
+_STAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ def _read_stages(path: Path) -> dict[str, Any]:
 def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
     """Validate one stage's raw TOML table. Pure: no file or network access."""
     where = f"{label}: stages.{name}"
+    if not _STAGE.match(name):
+        raise TopologyError(f"{where}: the stage name must be 1-20 letters, digits, '-' or "
+                            "'_', starting with a letter or digit")
     if not isinstance(raw, dict):
         raise TopologyError(f"{where}: must be a table")
     _only_keys(raw, {"region", "bus_account", "organization_id", "log_retention_days",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +10,12 @@ import botocore.client
 import botocore.loaders
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
 from infra_bootstrap.cli import main
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage, load_stage
+from tests.component.conftest import ApiCalls
 from tests.topologies import (
     DELIVERY_SERVICE,
     ORDER_SERVICE,
@@ -28,38 +27,6 @@ from tests.topologies import (
 REGION = "eu-west-1"
 BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"
 TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
-READ_PREFIXES = ("Describe", "List", "Get", "AssumeRole")
-
-
-class ApiCalls:
-    """Every botocore API call made in the test, as (operation name, params)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail: dict[str, str] = {}
-
-    @property
-    def mutating(self) -> list[str]:
-        return [op for op, _ in self.calls if not op.startswith(READ_PREFIXES)]
-
-
-@pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiCalls]:
-    recorder = ApiCalls()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        recorder.calls.append((operation_name, api_params))
-        if operation_name in recorder.fail:
-            raise ClientError({"Error": {"Code": "AccessDenied",
-                                         "Message": recorder.fail[operation_name]}},
-                              operation_name)
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    yield recorder
-
-
 def cli(config: Path, *args: str, stage: str = "test", input: str | None = None) -> Result:
     return CliRunner().invoke(main, [*args, "--config", str(config), "--stage", stage],
                               input=input)
@@ -208,7 +175,7 @@ def test_create_builds_each_service_account(created: Path, clients: Any, account
     assert group["logGroupName"] == f"/aws/events/backbone/local-bus-{service}"
     assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == TAGS
     assert [p["policyName"] for p in logs.describe_resource_policies()["resourcePolicies"]] \
-        == ["backbone-eventbridge-to-event-logs"]
+        == ["backbone-test-eventbridge-to-event-logs"]
     # Nothing of the bus account leaks into a service account.
     assert clients(account, "iam").list_roles()["Roles"] == []
 
@@ -241,7 +208,8 @@ def test_plan_json_is_empty_once_created(created: Path) -> None:
     plan = json.loads(cli(created, "plan", "--json").output)
 
     assert plan == {"stage": "test", "accounts": [
-        {"account": account, "calls": []} for account in (BUS, ORDER, DELIVERY)]}
+        {"account": account, "calls": [], "conflicts": [], "kept": []}
+        for account in (BUS, ORDER, DELIVERY)]}
 
 
 # --- verify and drift ------------------------------------------------------------------
@@ -262,11 +230,8 @@ def test_drift_is_reported_then_repaired(created: Path, clients: Any) -> None:
     clients(ORDER, "events").remove_targets(Rule="log-all-events",
                                             EventBusName="local-bus-order-service",
                                             Ids=["event-log"])
-    bus_events.put_permission(EventBusName="global-bus", Policy=json.dumps({
-        "Version": "2012-10-17", "Statement": [{
-            "Sid": "Anyone", "Effect": "Allow", "Principal": "*",
-            "Action": "events:PutEvents",
-            "Resource": f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus"}]}))
+    bus_events.remove_permission(EventBusName="global-bus",
+                                 StatementId=f"backbone-test-PublishFrom{DELIVERY}")
 
     report = cli(created, "verify")
 
@@ -275,18 +240,40 @@ def test_drift_is_reported_then_repaired(created: Path, clients: Any) -> None:
         in report.output
     assert (f"account {ORDER}: put targets event-log (missing) on rule "
             "local-bus-order-service/log-all-events") in report.output
-    assert (f"account {BUS}: remove unexpected statement Anyone from the policy of event bus "
-            "global-bus") in report.output
-    assert f"account {BUS}: replace the resource policy of event bus global-bus" \
-        in report.output
-    assert (f"account {BUS}: event bus global-bus: statement Anyone allows any principal (*)"
-            in report.output)
+    assert (f"account {BUS}: put statements backbone-test-PublishFrom{DELIVERY} (new) in the "
+            "policy of event bus global-bus") in report.output
 
     repair = cli(created, "create")
     assert repair.exit_code == 0, repair.output
-    assert "4 change(s) applied" in repair.output
+    assert "3 change(s) applied" in repair.output
     after = cli(created, "verify")
     assert after.exit_code == 0, after.output
+
+
+def test_a_statement_someone_added_to_our_bus_policy_stays_and_is_reported(
+        created: Path, clients: Any, api_calls: ApiCalls) -> None:
+    bus_events = clients(BUS, "events")
+    bus_events.put_permission(EventBusName="global-bus", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "Anyone", "Effect": "Allow", "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus"}]}))
+
+    report = cli(created, "verify")
+    api_calls.calls.clear()
+    again = cli(created, "create")
+
+    assert report.exit_code == 1
+    assert (f"account {BUS}: event bus global-bus: foreign addition: policy statement Anyone, "
+            "not made by stage test (`create` leaves it in place)") in report.output
+    assert (f"account {BUS}: event bus global-bus: statement Anyone allows any principal (*)"
+            in report.output)
+    assert again.exit_code == 0, again.output
+    assert api_calls.mutating == []
+    sids = [s["Sid"] for s in json.loads(
+        bus_events.describe_event_bus(Name="global-bus")["Policy"])["Statement"]]
+    assert sorted(sids) == ["Anyone", f"backbone-test-PublishFrom{ORDER}",
+                            f"backbone-test-PublishFrom{DELIVERY}"]
 
 
 def test_verify_finds_a_forwarding_target_without_role_or_dlq(created: Path,
@@ -307,7 +294,7 @@ def test_verify_finds_a_forwarding_target_without_role_or_dlq(created: Path,
 def test_verify_finds_a_log_group_eventbridge_cannot_write_to(created: Path,
                                                               clients: Any) -> None:
     clients(DELIVERY, "logs").delete_resource_policy(
-        policyName="backbone-eventbridge-to-event-logs")
+        policyName="backbone-test-eventbridge-to-event-logs")
 
     report = cli(created, "verify")
 
@@ -327,9 +314,9 @@ def _foreign(clients: Any) -> None:
         events.create_event_bus(Name="payments-bus")
         events.put_rule(Name="payments-rule", EventBusName="payments-bus",
                         EventPattern=json.dumps({"source": ["payments"]}))
-    # A foreign rule on one of OUR buses is not ours either, but it goes with the bus
-    # ("Deleting an event bus deletes the rules associated with that event bus", EventBridge
-    # User Guide, "Deleting an Amazon EventBridge event bus").
+    # A foreign rule on one of OUR buses would go with the bus ("Deleting an event bus
+    # deletes the rules associated with that event bus", EventBridge User Guide, "Deleting
+    # an Amazon EventBridge event bus"): destroy keeps that bus.
     clients(ORDER, "events").put_rule(Name="payments-spy", EventBusName="local-bus-order-service",
                                       EventPattern=json.dumps({"source": ["order-service"]}))
     clients(BUS, "events").put_rule(Name="audit", EventPattern=json.dumps({"source": ["x"]}))
@@ -342,11 +329,15 @@ def test_destroy_removes_only_what_the_stage_owns(created: Path, clients: Any) -
 
     result = cli(created, "destroy", "--yes")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert (f"KEEP {ORDER} event_bus local-bus-order-service: still carries rule payments-spy "
+            "(not the stage's); only the stage's part of it is removed") in result.output
     for account in (BUS, ORDER, DELIVERY):
         events = clients(account, "events")
         buses = sorted(b["Name"] for b in events.list_event_buses()["EventBuses"])
-        assert buses == (["default", "payments-bus"] if account != DELIVERY else ["default"])
+        assert buses == {BUS: ["default", "payments-bus"],
+                         ORDER: ["default", "local-bus-order-service", "payments-bus"],
+                         DELIVERY: ["default"]}[account]
         assert events.list_archives()["Archives"] == []
         logs = clients(account, "logs")
         assert logs.describe_resource_policies()["resourcePolicies"] == []
@@ -361,10 +352,19 @@ def test_destroy_removes_only_what_the_stage_owns(created: Path, clients: Any) -
     assert [u.rsplit("/", 1)[-1] for u in clients(BUS, "sqs").list_queues()["QueueUrls"]] == [
         "payments-handler-dlq"]
     assert "QueueUrls" not in clients(ORDER, "sqs").list_queues()
+    # The kept bus: its foreign rule stays, the stage's rule and statement are gone.
+    order_events = clients(ORDER, "events")
+    assert [r["Name"] for r in order_events.list_rules(
+        EventBusName="local-bus-order-service")["Rules"]] == ["payments-spy"]
+    assert "Policy" not in order_events.describe_event_bus(Name="local-bus-order-service")
 
+    clients(ORDER, "events").delete_rule(Name="payments-spy",
+                                         EventBusName="local-bus-order-service")
     again = cli(created, "destroy", "--yes")
-    assert again.exit_code == 0
-    assert "nothing to destroy" in again.output
+    assert again.exit_code == 0, again.output
+    assert [b["Name"] for b in order_events.list_event_buses()["EventBuses"]] == [
+        "default", "payments-bus"]
+    assert "nothing to destroy" in cli(created, "destroy", "--yes").output
 
 
 def test_destroy_asks_first_and_a_no_keeps_everything(created: Path,

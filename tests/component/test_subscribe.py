@@ -15,16 +15,17 @@ from click.testing import CliRunner, Result
 from infra_bootstrap import bootstrap, names
 from infra_bootstrap import subscribe as subscribing
 from infra_bootstrap.cli import main
+from infra_bootstrap.errors import ConflictError, UsageError
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage, load_stage
-from tests.component.test_bootstrap import (  # noqa: F401 (fixtures)
-    ApiCalls,
-    api_calls,
-)
+from tests.component.conftest import ApiCalls
 
 REGION = "eu-west-1"
 ORDER, DELIVERY = "222222222222", "333333333333"
 TAGS = {"backbone:project": "cross-account-backbone", "backbone:stage": "test"}
+# What Chalice puts on each function: the stage config's `tags` (written by `configure`)
+# and its own `aws-chalice` tag.
+CHALICE_TAGS = {**TAGS, "aws-chalice": "version=1.31.0:stage=test:app=x"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _deploy(sessions: AccountSessions, service: str, subscriptions: Any) -> dict
         function = names.lambda_function_name(service, "test", sub.name)
         arns[sub.name] = sessions.client(account, "lambda").create_function(
             FunctionName=function, Runtime="python3.12", Role=role, Handler="app.handler",
-            Code={"ZipFile": _zip()})["FunctionArn"]
+            Code={"ZipFile": _zip()}, Tags=CHALICE_TAGS)["FunctionArn"]
     return arns
 
 
@@ -113,7 +114,7 @@ def test_each_subscription_gets_rule_target_permission_and_invoke_config(
     lam = sessions.client(DELIVERY, "lambda")
     function = "delivery-service-test-on_order_created"
     [statement] = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
-    assert statement["Sid"] == "backbone-on_order_created"
+    assert statement["Sid"] == "backbone-test-on_order_created"
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "lambda:InvokeFunction"
     assert list(statement["Condition"]["ArnLike"].values()) == [rule["Arn"]]
@@ -128,7 +129,7 @@ def test_each_subscription_gets_rule_target_permission_and_invoke_config(
 
 
 def test_second_run_changes_nothing(stage: Stage, deployed: dict[str, dict[str, str]],
-                                    api_calls: ApiCalls) -> None:  # noqa: F811
+                                    api_calls: ApiCalls) -> None:
     _run(stage, deployed)
     api_calls.calls.clear()
 
@@ -158,7 +159,7 @@ def test_a_subscription_no_longer_declared_loses_its_rule(
     result = _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)})
 
     assert [c.description for c in result.calls if c.mutating] == [
-        "remove Lambda permission delivery-service-test-on_any_order/backbone-on_any_order",
+        "remove Lambda permission delivery-service-test-on_any_order/backbone-test-on_any_order",
         "remove targets function from subscription rule "
         "local-bus-delivery-service/sub-on_any_order",
         "delete subscription rule local-bus-delivery-service/sub-on_any_order"]
@@ -175,7 +176,7 @@ def test_a_subscription_no_longer_declared_loses_its_rule(
 
 def test_dry_run_plans_without_changing_anything(stage: Stage,
                                                  deployed: dict[str, dict[str, str]],
-                                                 api_calls: ApiCalls) -> None:  # noqa: F811
+                                                 api_calls: ApiCalls) -> None:
     result = _run(stage, deployed, dry_run=True)
 
     assert not result.applied
@@ -202,10 +203,129 @@ def test_destroy_also_sweeps_subscription_rules(stage: Stage, sessions: AccountS
                                                 deployed: dict[str, dict[str, str]]) -> None:
     _run(stage, deployed)
 
-    bootstrap.destroy(stage, AccountSessions(stage))
+    fresh = AccountSessions(stage)
+    outcomes = bootstrap.destroy(stage, fresh, bootstrap.destroy_plan(stage, fresh))
 
+    assert {o.resource.name for o in outcomes if o.result == "deleted"} >= {
+        "local-bus-delivery-service/sub-on_order_created",
+        "local-bus-delivery-service/sub-on_any_order",
+        "local-bus-order-service/sub-on_delivery_updated"}
     assert [b["Name"] for b in sessions.client(DELIVERY, "events").list_event_buses()[
         "EventBuses"]] == ["default"]
+
+
+# --- Ownership: what subscribe did not make, it does not touch ------------------------------
+
+DELIVERY_BUS = "local-bus-delivery-service"
+HANDMADE_RULE = f"{DELIVERY_BUS}/sub-on_order_created"
+
+
+def _handmade_subscription_rule(sessions: AccountSessions) -> None:
+    """Someone's own rule on the stage's bus, under the name of a declared subscription."""
+    events = sessions.client(DELIVERY, "events")
+    events.put_rule(Name="sub-on_order_created", EventBusName=DELIVERY_BUS,
+                    EventPattern=json.dumps({"source": ["partner"]}))
+    events.put_targets(Rule="sub-on_order_created", EventBusName=DELIVERY_BUS, Targets=[
+        {"Id": "partner-queue", "Arn": f"arn:aws:sqs:{REGION}:{DELIVERY}:partner"}])
+
+
+def _subscription_rule(sessions: AccountSessions) -> dict[str, Any]:
+    events = sessions.client(DELIVERY, "events")
+    [rule] = events.list_rules(EventBusName=DELIVERY_BUS, NamePrefix="sub-on_order_created")[
+        "Rules"]
+    targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=DELIVERY_BUS)
+    return {"pattern": json.loads(rule["EventPattern"]),
+            "targets": sorted(t["Id"] for t in targets["Targets"]),
+            "tags": {t["Key"]: t["Value"] for t in events.list_tags_for_resource(
+                ResourceARN=rule["Arn"])["Tags"]}}
+
+
+def test_a_hand_made_subscription_rule_is_a_conflict_and_nothing_changes(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]],
+        api_calls: ApiCalls) -> None:
+    _handmade_subscription_rule(sessions)
+    api_calls.calls.clear()
+
+    with pytest.raises(ConflictError) as raised:
+        _run(stage, deployed)
+
+    assert raised.value.lines == [f"CONFLICT {DELIVERY} subscription_rule {HANDMADE_RULE}: "
+                                  "exists, not owned by stage test"]
+    assert api_calls.mutating == []
+    assert _subscription_rule(sessions) == {"pattern": {"source": ["partner"]},
+                                            "targets": ["partner-queue"], "tags": {}}
+
+
+def test_adopting_a_subscription_rule_keeps_its_other_targets(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]]) -> None:
+    _handmade_subscription_rule(sessions)
+
+    _run(stage, deployed, adopt=[f"subscription_rule/{HANDMADE_RULE}"])
+
+    assert _subscription_rule(sessions) == {"pattern": ORDER_CREATED.event_pattern,
+                                            "targets": ["function", "partner-queue"],
+                                            "tags": TAGS}
+    report = bootstrap.verify(stage, AccountSessions(stage))
+    # The adopted rule is the stage's now: no foreign addition on its bus.
+    assert [f.message for f in report.findings] == []
+
+
+def test_a_function_without_the_stage_s_tags_gets_nothing(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]],
+        api_calls: ApiCalls) -> None:
+    function = "delivery-service-test-on_order_created"
+    lam = sessions.client(DELIVERY, "lambda")
+    lam.untag_resource(Resource=deployed["delivery-service"]["on_order_created"],
+                       TagKeys=list(TAGS))
+    lam.add_permission(FunctionName=function, StatementId="backbone-test-on_order_created",
+                       Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+    lam.put_function_event_invoke_config(FunctionName=function, MaximumRetryAttempts=0)
+    api_calls.calls.clear()
+
+    with pytest.raises(UsageError) as raised:
+        _run(stage, deployed)
+
+    assert str(raised.value).startswith(
+        f"account {DELIVERY}: function {function} does not carry the tags of stage test "
+        "(backbone:project=cross-account-backbone, backbone:stage=test), so it is not the "
+        "stage's: run `configure`")
+    assert api_calls.mutating == []
+    [statement] = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert lam.get_function_event_invoke_config(FunctionName=function)[
+        "MaximumRetryAttempts"] == 0
+
+
+def test_permissions_the_stage_did_not_write_stay_on_its_functions(
+        stage: Stage, sessions: AccountSessions, deployed: dict[str, dict[str, str]]) -> None:
+    function = "delivery-service-test-on_any_order"
+    lam = sessions.client(DELIVERY, "lambda")
+    for sid in ("AllowS3", "backbone-prod-on_any_order"):
+        lam.add_permission(FunctionName=function, StatementId=sid,
+                           Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+    _run(stage, deployed)
+
+    _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)})
+
+    sids = [s["Sid"] for s in json.loads(lam.get_policy(FunctionName=function)["Policy"])[
+        "Statement"]]
+    assert sorted(sids) == ["AllowS3", "backbone-prod-on_any_order"]
+
+
+def test_cli_prints_each_conflict_and_exits_1(stage: Stage, sessions: AccountSessions,
+                                              topology_file: Path,
+                                              deployed: dict[str, dict[str, str]],
+                                              service_dirs: dict[str, Path]) -> None:
+    _handmade_subscription_rule(sessions)
+    _write_deployed(service_dirs["delivery-service"], "test", deployed["delivery-service"])
+
+    result = _cli(topology_file, "--service", "delivery-service")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"CONFLICT {DELIVERY} subscription_rule {HANDMADE_RULE}: exists, not owned by stage "
+        "test")
+    assert _subscription_rule(sessions)["tags"] == {}
 
 
 # --- CLI -----------------------------------------------------------------------------------

@@ -74,9 +74,13 @@ def _chalice_deploy(sessions: AccountSessions, account: str, service: str,
     if app.routes:  # Chalice deploys an API handler
         functions["api_handler"] = names.api_handler_function_name(service, "test")
     lam = sessions.client(account, "lambda")
+    # Chalice tags every function with the stage config's `tags` (`configure` writes the
+    # stage's ownership tags there) plus its own `aws-chalice` tag.
+    tags = {**TAGS, "aws-chalice": f"version=1.31.0:stage=test:app={service}"}
     arns = {logical: lam.create_function(
         FunctionName=function, Runtime="python3.12", Role=role_arn, Handler="app.handler",
-        Code={"ZipFile": _zip()})["FunctionArn"] for logical, function in functions.items()}
+        Code={"ZipFile": _zip()}, Tags=tags)["FunctionArn"]
+        for logical, function in functions.items()}
 
     resources: list[dict[str, Any]] = [{"name": "default-role", "resource_type": "iam_role",
                                         "role_arn": role_arn, "role_name": role_name}]
@@ -160,7 +164,7 @@ def test_subscribe_wires_each_real_subscription_on_the_service_bus(
 
         function = names.lambda_function_name(service, "test", sub.name)
         [statement] = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
-        assert statement["Sid"] == f"backbone-{sub.name}"
+        assert statement["Sid"] == f"backbone-test-{sub.name}"
         assert statement["Effect"] == "Allow"
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert statement["Action"] == "lambda:InvokeFunction"
@@ -198,7 +202,7 @@ def test_second_subscribe_and_create_change_nothing(stage: Stage, topology_file:
     assert again.exit_code == 0, again.output
     assert "stage test: nothing changed, everything is as desired" in again.output
     assert verified.exit_code == 0, verified.output
-    assert "everything is as desired, no policy findings" in verified.output
+    assert "everything is as desired, no findings" in verified.output
 
 
 # --- a new service: an entry in the topology plus its app folder ---------------------

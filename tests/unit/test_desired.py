@@ -48,7 +48,7 @@ def test_every_resource_is_in_its_account() -> None:
         (r.IAM_ROLE, BUS, "backbone-forward-to-delivery-service"),
         (r.SQS_QUEUE, BUS, "global-bus-forward-dlq"),
         (r.ARCHIVE, BUS, "global-bus-archive"),
-        (r.LOGS_RESOURCE_POLICY, BUS, names.LOGS_RESOURCE_POLICY),
+        (r.LOGS_RESOURCE_POLICY, BUS, names.logs_resource_policy("test")),
         *[(kind, account, name) for service, account in
           (("order-service", ORDER), ("delivery-service", DELIVERY)) for kind, name in (
               (r.EVENT_BUS, f"local-bus-{service}"),
@@ -56,7 +56,7 @@ def test_every_resource_is_in_its_account() -> None:
               (r.RULE, f"local-bus-{service}/log-all-events"),
               (r.SQS_QUEUE, f"{service}-handler-dlq"),
               (r.DYNAMODB_TABLE, f"{service}-state"),
-              (r.LOGS_RESOURCE_POLICY, names.LOGS_RESOURCE_POLICY))],
+              (r.LOGS_RESOURCE_POLICY, names.logs_resource_policy("test")))],
     }
     assert len(keys) == len(resources), "no resource is desired twice"
 
@@ -74,7 +74,7 @@ def test_global_bus_policy_lets_each_account_publish_only_its_own_sources() -> N
     policy = _get(desired_resources(_stage()), r.EVENT_BUS, BUS, "global-bus").props["policy"]
 
     assert policy == {"Version": "2012-10-17", "Statement": [
-        {"Sid": f"PublishFrom{account}", "Effect": "Allow",
+        {"Sid": f"backbone-test-PublishFrom{account}", "Effect": "Allow",
          "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
          "Action": "events:PutEvents",
          "Resource": f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus",
@@ -123,7 +123,7 @@ def test_local_bus_admits_only_the_forwarding_role_of_its_rule() -> None:
     policy = _get(resources, r.EVENT_BUS, ORDER, "local-bus-order-service").props["policy"]
 
     assert policy["Statement"] == [{
-        "Sid": "ForwardFromGlobalBus", "Effect": "Allow",
+        "Sid": "backbone-test-ForwardFromGlobalBus", "Effect": "Allow",
         "Principal": {"AWS": f"arn:aws:iam::{BUS}:role/backbone-forward-to-order-service"},
         "Action": "events:PutEvents",
         "Resource": f"arn:aws:events:{REGION}:{ORDER}:event-bus/local-bus-order-service",
@@ -190,15 +190,15 @@ def test_one_logs_resource_policy_per_account_conditioned_on_our_log_rules() -> 
     policies = [x for x in resources if x.kind == r.LOGS_RESOURCE_POLICY]
 
     assert sorted(p.account for p in policies) == [BUS, ORDER, DELIVERY]
-    bus_policy = _get(resources, r.LOGS_RESOURCE_POLICY, BUS, names.LOGS_RESOURCE_POLICY)
+    bus_policy = _get(resources, r.LOGS_RESOURCE_POLICY, BUS, names.logs_resource_policy("test"))
     log_groups = f"arn:aws:logs:{REGION}:{BUS}:log-group:/aws/events/backbone/*"
     principal = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
     # EventBridge sends aws:SourceArn with PutLogEvents only: CreateLogStream is allowed on
     # our log groups without it, PutLogEvents only from our logging rules.
     assert bus_policy.props["document"]["Statement"] == [
-        {"Sid": "EventBridgeCreatesEventLogStreams", "Effect": "Allow",
+        {"Sid": "backbone-test-EventBridgeCreatesEventLogStreams", "Effect": "Allow",
          "Principal": principal, "Action": "logs:CreateLogStream", "Resource": log_groups},
-        {"Sid": "EventBridgeRulesWriteEventLogs", "Effect": "Allow",
+        {"Sid": "backbone-test-EventBridgeRulesWriteEventLogs", "Effect": "Allow",
          "Principal": principal, "Action": "logs:PutLogEvents", "Resource": log_groups,
          "Condition": {"ArnEquals": {"aws:SourceArn": [
              f"arn:aws:events:{REGION}:{BUS}:rule/global-bus/log-all-events"]}}},
@@ -207,7 +207,7 @@ def test_one_logs_resource_policy_per_account_conditioned_on_our_log_rules() -> 
 
 def test_logs_policy_lets_only_our_logging_rules_put_log_events() -> None:
     document = _get(desired_resources(_stage()), r.LOGS_RESOURCE_POLICY, ORDER,
-                    names.LOGS_RESOURCE_POLICY).props["document"]
+                    names.logs_resource_policy("test")).props["document"]
     stream = (f"arn:aws:logs:{REGION}:{ORDER}:log-group:/aws/events/backbone/"
               "local-bus-order-service:log-stream:s")
     ours = f"arn:aws:events:{REGION}:{ORDER}:rule/local-bus-order-service/log-all-events"

@@ -90,6 +90,17 @@ def test_bad_topology_is_one_line_and_exit_code_2(case: str, tmp_path: Path) -> 
     assert expected in lines[0]
 
 
+def test_a_stage_name_that_cannot_be_a_statement_id_is_refused(tmp_path: Path) -> None:
+    body = stage_toml('"prod eu"', services=[ORDER_SERVICE])
+    path = write_topology(tmp_path, body)
+
+    code, stdout, stderr = _run(["plan", "--config", str(path), "--stage", "prod eu"])
+
+    assert (code, stdout) == (2, "")
+    assert stderr == ("error: topology.toml: stages.prod eu: the stage name must be 1-20 "
+                      "letters, digits, '-' or '_', starting with a letter or digit\n")
+
+
 def test_unknown_stage_names_the_defined_stages(tmp_path: Path) -> None:
     path = write_topology(tmp_path, _stage())
 
