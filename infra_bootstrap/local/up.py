@@ -424,7 +424,7 @@ class LocalCloud:
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
 
-        from infra_bootstrap.local.endpoint import Endpoint
+        from localcloud.endpoint import Endpoint
 
         # The endpoint's access log (werkzeug, one line per AWS call) would drown the output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

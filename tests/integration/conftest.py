@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from localcloud import DELIVERY_DELAY_SECONDS, Cloud, LocalUp
+from local_up_helpers import DELIVERY_DELAY_SECONDS, Cloud, LocalUp
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from localcloud import (
+from local_up_helpers import (
     READY_TIMEOUT,
     REPO_ROOT,
     LocalUp,

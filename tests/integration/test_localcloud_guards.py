@@ -13,7 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
-from localcloud import (
+from local_up_helpers import (
     DELIVERY_ACCOUNT,
     DELIVERY_BUS,
     EVENT_TIMEOUT,

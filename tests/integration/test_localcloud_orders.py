@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from localcloud import (
+from local_up_helpers import (
     DELIVERY_ACCOUNT,
     DELIVERY_BUS,
     EVENT_TIMEOUT,
