@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+# One `local up` per test run, shared by every xdist worker (the integration tests' cloud).
+pytest_plugins = ["tests.shared_local_cloud"]
+
 REGION = "eu-west-1"
 
 

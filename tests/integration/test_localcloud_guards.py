@@ -27,7 +27,7 @@ from local_up_helpers import (
 
 from infra_bootstrap import names
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+pytestmark = pytest.mark.integration
 
 DELIVERY_DLQ = names.service_dlq("delivery-service")
 DELIVERY_FUNCTION = names.lambda_function_name("delivery-service", "local", "on_order_created")

@@ -20,7 +20,7 @@ from local_up_helpers import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+pytestmark = pytest.mark.integration
 
 
 def _logged(cloud: Cloud, bus: str, key: str, count: int) -> list[dict[str, Any]]:
