@@ -10,7 +10,7 @@ Run it: ``python -m localcloud --port 0`` prints ``listening: http://127.0.0.1:<
 Embed it: :class:`localcloud.endpoint.Endpoint`. docs/local-cloud.md lists every
 behaviour emulated, its AWS source and the known differences.
 
-The modules, by job (each imports only those above it in this list):
+The modules, by job (each imports only modules listed before it):
 
 - ``errors``, ``arns``, ``cache``, ``config``, ``ports``: typed errors, every ARN parsed
   or built, a bounded memo, the tuning, loopback and port checks;

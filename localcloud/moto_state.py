@@ -43,6 +43,23 @@ class MotoState:
     def __init__(self, cache_size: int = 4096) -> None:
         self._bus_policies = BoundedCache(cache_size)
         self._logs_lock = threading.Lock()
+        self._services: dict[str, Any] = {}
+
+    def _backend(self, service: str, account: str, region: str) -> Any:
+        """moto's backend of a service in one account and region (the partition, for the
+        global services).
+
+        moto's ``backends[account][region]`` validates the region on every call, which
+        costs more than routing an event to a queue: an existing backend is read from
+        moto's own dicts directly (both are dict subclasses), so a reset of moto's state
+        (which empties them) is seen at once; a missing one is made by moto as usual.
+        """
+        backends = self._services.get(service)
+        if backends is None:
+            backends = self._services[service] = get_backend(service)  # type: ignore[call-overload]
+        per_account = dict.get(backends, account)
+        backend = dict.get(per_account, region) if per_account is not None else None
+        return backend if backend is not None else backends[account][region]
 
     # -- identities -----------------------------------------------------------------------
 
@@ -60,7 +77,7 @@ class MotoState:
         without it (another moto version), the role ARN stands in.
         """
         try:
-            key = get_backend("iam")[account][arns.PARTITION].access_keys.get(access_key)
+            key = self._backend("iam", account, arns.PARTITION).access_keys.get(access_key)
         except Exception:
             return None
         if key is None:
@@ -73,7 +90,7 @@ class MotoState:
 
     def _session_arn(self, account: str, access_key: str) -> str | None:
         try:
-            sessions = list(get_backend("sts")[account][arns.PARTITION].assumed_roles)
+            sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
         except Exception:  # moto's STS model changed shape: fall back to the role ARN
             return None
         for session in reversed(sessions):
@@ -83,7 +100,7 @@ class MotoState:
         return None
 
     def organization_id(self, account: str) -> str | None:
-        backend = get_backend("organizations")[account][arns.PARTITION]
+        backend = self._backend("organizations", account, arns.PARTITION)
         try:
             return str(backend.describe_organization()["Organization"]["Id"])
         except Exception:  # moto raises AWSOrganizationsNotInUseException for non-members
@@ -92,7 +109,7 @@ class MotoState:
     def role(self, role_arn: str) -> Role | None:
         try:
             account = arns.parse(role_arn).account
-            role = get_backend("iam")[account][arns.PARTITION].get_role_by_arn(role_arn)
+            role = self._backend("iam", account, arns.PARTITION).get_role_by_arn(role_arn)
         except Exception:  # moto raises IAMNotFoundException
             return None
         documents = list(role.policies.values())
@@ -105,7 +122,7 @@ class MotoState:
     # -- EventBridge ----------------------------------------------------------------------
 
     def _bus(self, ref: BusRef) -> Any:
-        return get_backend("events")[ref.account][ref.region].event_buses.get(ref.name)
+        return self._backend("events", ref.account, ref.region).event_buses.get(ref.name)
 
     def bus_exists(self, bus: BusRef) -> bool:
         return self._bus(bus) is not None
@@ -147,7 +164,7 @@ class MotoState:
         return ArchiveRef(arn.region, arn.account, name, archive_uuid)
 
     def archive_event(self, archive: ArchiveRef, envelope: Mapping[str, Any]) -> bool:
-        model = get_backend("events")[archive.account][archive.region].archives.get(archive.name)
+        model = self._backend("events", archive.account, archive.region).archives.get(archive.name)
         if model is None or model.uuid != archive.uuid:
             return False
         events: list[Any] = model.events
@@ -157,15 +174,15 @@ class MotoState:
     # -- CloudWatch Logs --------------------------------------------------------------------
 
     def log_group_exists(self, region: str, account: str, group: str) -> bool:
-        return group in get_backend("logs")[account][region].groups
+        return group in self._backend("logs", account, region).groups
 
     def logs_resource_policies(self, region: str, account: str) -> tuple[str, ...]:
-        policies = get_backend("logs")[account][region].resource_policies
+        policies = self._backend("logs", account, region).resource_policies
         return tuple(p.policy_document for p in list(policies.values()))
 
     def append_log_event(self, region: str, account: str, group: str, stream: str,
                          message: str) -> None:
-        model = get_backend("logs")[account][region].groups[group]
+        model = self._backend("logs", account, region).groups[group]
         with self._logs_lock:
             log_stream = model.streams.get(stream)
             if log_stream is None:
@@ -177,14 +194,14 @@ class MotoState:
     # -- SQS --------------------------------------------------------------------------------
 
     def queue(self, arn: Arn) -> Queue | None:
-        model = get_backend("sqs")[arn.account][arn.region].queues.get(arn.resource)
+        model = self._backend("sqs", arn.account, arn.region).queues.get(arn.resource)
         return None if model is None else Queue(model.name, model.policy)
 
     def send_message(self, arn: Arn, body: str, *, attributes: Mapping[str, str],
                      group_id: str | None, deduplication_id: str | None) -> None:
         message_attributes = {name: {"DataType": "String", "StringValue": value}
                               for name, value in attributes.items()}
-        get_backend("sqs")[arn.account][arn.region].send_message(
+        self._backend("sqs", arn.account, arn.region).send_message(
             queue_name=arn.resource, message_body=body,
             message_attributes=message_attributes or None,
             group_id=group_id, deduplication_id=deduplication_id)
@@ -192,7 +209,7 @@ class MotoState:
     # -- Lambda -----------------------------------------------------------------------------
 
     def function(self, arn: Arn) -> Function | None:
-        backend = get_backend("lambda")[arn.account][arn.region]
+        backend = self._backend("lambda", arn.account, arn.region)
         name, qualifier = arns.function_name(arn)
         try:
             function = backend.get_function(name, qualifier)

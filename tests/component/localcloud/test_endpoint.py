@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from dataplane_support import Cloud
+from dataplane_support import Cloud, put
 
 from localcloud.endpoint import Endpoint, PortInUseError
 
@@ -126,3 +126,26 @@ def test_the_module_exits_1_with_one_line_when_the_port_is_taken(endpoint: Endpo
     assert finished.stderr.strip().splitlines() == [
         f"error: port {endpoint.port} on 127.0.0.1 is already in use: stop what uses it or "
         "pick another port"]
+
+
+def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
+        endpoint: Endpoint) -> None:
+    # moto's reset empties its backends and makes new ones on next use: the data plane
+    # must read the new ones (it reads moto's dicts, not a copy of them).
+    account = Cloud.new_account()
+    before = Cloud(endpoint)
+    before.bus(account, "b")
+    assert put(before.client(account, "events"), "b")["FailedEntryCount"] == 0
+    before.idle()
+
+    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30).raise_for_status()
+
+    after = Cloud(endpoint)  # new credentials: the reset forgot every access key
+    after.bus(account, "b")
+    rule = f"arn:aws:events:eu-west-1:{account}:rule/b/r"
+    url, queue_arn = after.queue(account, "inbox", allow_rule=rule)
+    after.rule(account, "b", "r", [{"Id": "q", "Arn": queue_arn}])
+    result = put(after.client(account, "events"), "b")
+    after.idle()
+    [message] = after.messages(account, url)
+    assert json.loads(message["Body"])["id"] == result["Entries"][0]["EventId"]
