@@ -1,4 +1,5 @@
-"""desired_resources: a pure function of the topology (issue 2 §3)."""
+"""desired_resources: a pure function of the topology, so a plan can be printed and tested
+without AWS."""
 
 from __future__ import annotations
 
