@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra_bootstrap.local.patterns import compile_pattern
+from localcloud.patterns import compile_pattern
 
 EVENT = {
     "version": "0",

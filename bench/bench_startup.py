@@ -1,6 +1,7 @@
 """How long `python -m infra_bootstrap local up` takes from launch to its `ready:` line.
 
-The project's target: <= 10 s on this 2-core machine. Figures are printed, not asserted.
+Target: <= 10 s on a 2-core machine, so that `local up` is a command one runs often.
+Figures are printed, not asserted.
 
     .venv/bin/python bench/bench_startup.py [--runs 5]
 """

@@ -24,12 +24,10 @@ from botocore.config import Config
 
 from infra_bootstrap.errors import AwsCallError, UsageError
 from infra_bootstrap.topology import Stage
+from localcloud.ports import DEFAULT_PORT as LOCAL_AWS_PORT  # light: no moto import
 
 ROLE_SESSION_NAME = "infra-bootstrap"
 # The local cloud accepts any key; real AWS never sees these.
-# The default port of `local up`'s AWS endpoint (local/endpoint.py DEFAULT_PORT), named here
-# so the CLI's refusal does not import the local cloud.
-LOCAL_AWS_PORT = 4566
 LOCAL_BASE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # botocore's standard retry mode retries throttling with backoff before we see an error.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -14,6 +14,9 @@ from moto import mock_aws
 
 from tests.topologies import three_accounts, write_topology
 
+# One `local up` per test run, shared by every xdist worker (the integration tests' cloud).
+pytest_plugins = ["tests.shared_local_cloud"]
+
 
 @pytest.fixture
 def aws() -> Iterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from infra_bootstrap.errors import UsageError
+from localcloud.ports import DEFAULT_PORT
 
 
 @click.group(short_help="Run the whole system on this machine, no AWS account.")
@@ -17,7 +18,8 @@ def local() -> None:
               help="Once ready, run one order through the system, print its timeline, exit.")
 @click.option("--delivery-delay", type=click.FloatRange(min=0), default=None,
               metavar="SECONDS", help="Simulated delivery work (default: topology, 5 s).")
-@click.option("--aws-port", type=click.IntRange(0, 65535), default=4566, show_default=True,
+@click.option("--aws-port", type=click.IntRange(0, 65535), default=DEFAULT_PORT,
+              show_default=True,
               help="Port of the AWS endpoint on 127.0.0.1 (0: a free one, named by `ready`).")
 @click.option("--api-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port of the order API on 127.0.0.1 (0: a free one, named by `ready`).")

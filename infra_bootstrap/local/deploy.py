@@ -8,13 +8,14 @@ Lambda control plane (moto) so that ``subscribe``'s ``AddPermission`` and
 ``PutFunctionEventInvokeConfig`` work exactly as on AWS.
 
 >>> stage = load_stage("local")                                        # doctest: +SKIP
->>> deploy(stage, AccountSessions(stage))                               # doctest: +SKIP
+>>> services = [load_service(stage, s.name) for s in stage.services]    # doctest: +SKIP
+>>> deploy(stage, AccountSessions(stage), services)                     # doctest: +SKIP
 {'order-service': {'on_delivery_updated': 'arn:aws:lambda:eu-west-1:222222222222:function:...'}}
 
 ``load_service`` is the one place that turns a service into its app, Chalice config and
-functions; the deploy here and the worker that runs the handlers both start from it, so
-the function a worker serves is exactly the function deployed (name, ARN, timeout,
-memory).
+functions; ``local up`` calls it once per service, deploys from it and hands each worker
+a spec built from it (``worker_spec``), so the function a worker serves is exactly the
+function deployed (name, ARN, handler, timeout, memory).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import dataclasses
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from chalice.config import Config
 
 from infra_bootstrap import configure, names
 from infra_bootstrap.errors import AwsCallError
+from infra_bootstrap.local.handoff import ApiSpec, FunctionSpec, WorkerSpec
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage
 
@@ -55,17 +57,22 @@ DEFAULT_MEMORY_MB = 128
 class LocalFunction:
     """One deployed function of a service: the target of one subscription.
 
+    >>> from infra_bootstrap.topology import load_stage
     >>> f = local_functions(load_stage("local"), "order-service", "order-service",
-    ...                     ["on_delivery_updated"])[0]            # doctest: +SKIP
-    >>> f.function_name, f.arn                                     # doctest: +SKIP
-    ('order-service-local-on_delivery_updated',
-     'arn:aws:lambda:eu-west-1:222222222222:function:order-service-local-on_delivery_updated')
+    ...                     ["on_delivery_updated"])[0]
+    >>> f.function_name, f.handler
+    ('order-service-local-on_delivery_updated', 'app.on_delivery_updated')
     """
 
     service: str
     subscription: str
     function_name: str
     arn: str
+
+    @property
+    def handler(self) -> str:
+        """Lambda's handler setting: the subscription's function in the module ``app``."""
+        return f"app.{self.subscription}"
 
 
 def local_functions(stage: Stage, service: str, app_name: str,
@@ -208,7 +215,7 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
             "FunctionName": function.function_name,
             "Runtime": scoped.lambda_python_version,
             "Role": role_arn,
-            "Handler": f"app.{function.subscription}",
+            "Handler": function.handler,
             "Timeout": limits.timeout_seconds,
             "MemorySize": limits.memory_mb,
             "Environment": {"Variables": dict(scoped.environment_variables)},
@@ -226,18 +233,46 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
 
 
 def deploy(stage: Stage, sessions: AccountSessions,
-           services: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
-    """Deploy every service's subscription functions; ``{service: {subscription: ARN}}``.
-
-    >>> deploy(load_stage("local"), sessions)                          # doctest: +SKIP
-    {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...'}, 'delivery-service': ...}
-    """
+           services: Iterable[LocalService]) -> dict[str, dict[str, str]]:
+    """Deploy the services' subscription functions; ``{service: {subscription: ARN}}``."""
     deployed: list[LocalFunction] = []
-    for name in services if services is not None else [s.name for s in stage.services]:
-        service = load_service(stage, name)
+    for service in services:
         deploy_service(stage, sessions, service)
         deployed.extend(service.functions)
     return function_arns(deployed)
+
+
+def worker_spec(stage: Stage, service: LocalService, *, endpoint: str,
+                credentials: Mapping[str, str], api_port: int | None) -> WorkerSpec:
+    """What the service's worker runs: exactly what ``deploy_service`` deployed. Pure.
+
+    ``api_port``: serve the app's routes on it (0: a free one), None: no routes here.
+
+    >>> from infra_bootstrap.topology import load_stage
+    >>> stage = load_stage("local")
+    >>> spec = worker_spec(stage, load_service(stage, "order-service"), api_port=0,
+    ...                    endpoint="http://127.0.0.1:4566", credentials={})
+    >>> [f.handler for f in spec.functions], spec.api.port
+    (['app.on_delivery_updated'], 0)
+    """
+    config = service.config
+    functions = []
+    for function in service.functions:
+        limits = function_limits(config, stage.name, function.subscription)
+        functions.append(FunctionSpec(
+            function_name=function.function_name, arn=function.arn, handler=function.handler,
+            timeout_seconds=limits.timeout_seconds, memory_mb=limits.memory_mb,
+            log_group=names.lambda_log_group(function.function_name)))
+    # Chalice's local server reads the API handler's limits from the stage-scoped config
+    # (function name api_handler), as `chalice local` does.
+    api = (ApiSpec(port=api_port, lambda_timeout=config.lambda_timeout,
+                   lambda_memory_size=config.lambda_memory_size)
+           if api_port is not None else None)
+    return WorkerSpec(service=service.name, stage=stage.name, region=stage.region,
+                      app_dir=str(service.project_dir), endpoint=endpoint,
+                      credentials=dict(credentials),
+                      environment=dict(config.environment_variables),
+                      functions=tuple(functions), api=api)
 
 
 def _placeholder_zip(project_dir: Path) -> bytes:

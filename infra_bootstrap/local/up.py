@@ -25,7 +25,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,14 +40,24 @@ from typing import IO, Any
 from infra_bootstrap import configure, names
 from infra_bootstrap.bootstrap import apply
 from infra_bootstrap.errors import BackboneError, UsageError
-from infra_bootstrap.local.deploy import deploy, with_delivery_delay
-from infra_bootstrap.local.worker import HOST
-from infra_bootstrap.sessions import AccountSessions
+from infra_bootstrap.local.deploy import (
+    deploy,
+    load_service,
+    with_delivery_delay,
+    worker_spec,
+)
+from infra_bootstrap.local.handoff import WorkerSpec
+from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
+from localcloud.endpoint import Endpoint
+from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
 
+HOST = DEFAULT_HOST
 REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKER_READY_SECONDS = 20.0
+# Readiness waits are deadlines on a real condition (the worker's ready line), generous
+# enough for a loaded 2-core machine: they only cost time when something is broken.
+WORKER_READY_SECONDS = 120.0
 STOP_GRACE_SECONDS = 5.0
 STREAM_POLL_SECONDS = 0.25
 DEMO_POLL_SECONDS = 0.05
@@ -80,7 +89,7 @@ class UpOptions:
 
     demo: bool = False
     delivery_delay: float | None = None
-    aws_port: int = 4566  # 0: a free port
+    aws_port: int = DEFAULT_PORT  # 0: a free port
     api_port: int = 8000  # 0: a free port
     verbose: bool = False
 
@@ -193,18 +202,10 @@ def check_port_free(port: int, option: str) -> None:
 
     Port 0 (the system picks a free one) is always free.
     """
-    if port == 0:
-        return
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        # Same flag as the servers: a port in TIME_WAIT is free, a listener is not.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((HOST, port))
-    except OSError as exc:
-        reason = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise PortInUse(f"port {port} on {HOST} is {reason} ({option})") from None
-    finally:
-        probe.close()
+    error = bind_error(HOST, port)
+    if error is not None:
+        reason = "in use" if error.errno == errno.EADDRINUSE else error.strerror
+        raise PortInUse(f"port {port} on {HOST} is {reason} ({option})")
 
 
 class LogTail:
@@ -271,24 +272,33 @@ class Worker:
         return (f"worker {self.service} exited with code {self.process.returncode} {when}: "
                 f"{last_line(self.log_path)} (log: {self.log_path})")
 
+    def hand_over(self, spec: WorkerSpec) -> None:
+        """Write the worker's spec to its stdin, once, and close it."""
+        assert self.process.stdin is not None
+        try:
+            with self.process.stdin as channel:
+                channel.write(spec.to_json().encode())
+        except BrokenPipeError:
+            try:
+                self.process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                raise StartupError(f"worker {self.service} closed its stdin before reading "
+                                   f"its spec (log: {self.log_path})") from None
+            raise StartupError(self.exited("before it read its spec")) from None
 
-def start_worker(service: str, endpoint_url: str, api_port: int | None,
-                 delivery_delay: float | None, log_dir: Path) -> Worker:
-    """Start ``python -m infra_bootstrap.local.worker`` for one service."""
+
+def start_worker(service: str, endpoint_url: str, log_dir: Path) -> Worker:
+    """Start ``python -m infra_bootstrap.local.worker`` for one service; it waits on its
+    stdin for the spec (``Worker.hand_over``) while its interpreter and imports start."""
     read_fd, write_fd = os.pipe()
     log_path = log_dir / f"{service}.log"
     command = [sys.executable, "-m", "infra_bootstrap.local.worker", "--service", service,
-               "--endpoint", endpoint_url, "--parent-pid", str(os.getpid()),
-               "--ready-fd", str(write_fd)]
-    if api_port is not None:
-        command += ["--api-port", str(api_port)]
-    if delivery_delay is not None:
-        command += ["--delivery-delay", repr(delivery_delay)]
+               "--parent-pid", str(os.getpid()), "--ready-fd", str(write_fd)]
     try:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=worker_environment(os.environ, endpoint_url),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,))
     except BaseException:
         os.close(read_fd)
@@ -296,6 +306,22 @@ def start_worker(service: str, endpoint_url: str, api_port: int | None,
     finally:
         os.close(write_fd)
     return Worker(service, process, log_path, read_fd)
+
+
+def account_credentials(stage: Stage, account: str) -> dict[str, str]:
+    """The account's AssumeRole credentials, as the environment variables Lambda sets.
+
+    The role is assumed from the local cloud's base credentials (against the endpoint in
+    ``AWS_ENDPOINT_URL``), never from whatever the environment or an AWS config file holds.
+    """
+    base = new_session(region_name=stage.region, **LOCAL_BASE_CREDENTIALS)
+    credentials = AccountSessions(stage, base).session(account).get_credentials()
+    if credentials is None:
+        raise StartupError(f"no credentials for account {account}")
+    frozen = credentials.get_frozen_credentials()
+    return {"AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+            **({"AWS_SESSION_TOKEN": frozen.token} if frozen.token else {})}
 
 
 def wait_ready(workers: Sequence[Worker], timeout: float) -> None:
@@ -345,6 +371,9 @@ def stop_workers(workers: Iterable[Worker]) -> None:
     """SIGTERM every worker, then SIGKILL any still alive after the grace period."""
     workers = list(workers)
     for worker in workers:
+        if worker.process.stdin is not None and not worker.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                worker.process.stdin.close()
         if worker.process.poll() is None:
             worker.process.terminate()
     deadline = time.monotonic() + STOP_GRACE_SECONDS
@@ -389,7 +418,7 @@ class LocalCloud:
         self.options = options
         self.stage = with_delivery_delay(load_stage(LOCAL_STAGE), options.delivery_delay)
         self._log = log
-        self.endpoint: Any = None
+        self.endpoint: Endpoint | None = None
         self.workers: list[Worker] = []
         self.log_dir: Path | None = None
         self.api_port = 0
@@ -415,16 +444,10 @@ class LocalCloud:
         options = self.options
         check_port_free(options.aws_port, "--aws-port")
         check_port_free(options.api_port, "--api-port")
-        api_service = next((s.name for s in self.stage.services if _has_routes(s.name)), None)
-        if api_service is None:
-            raise StartupError("no service serves HTTP routes: nothing would listen on "
-                               "--api-port")
         started = time.monotonic()
 
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
-
-        from infra_bootstrap.local.endpoint import Endpoint
 
         # The endpoint's access log (werkzeug, one line per AWS call) would drown the output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -435,16 +458,27 @@ class LocalCloud:
         self._saved_endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
         os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         step(f"endpoint accepting on {self.aws_url}")
-        # The workers only need the endpoint; they start while the bootstrap runs.
+        # The workers start their interpreters while this process resolves what they run.
         self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
-        for service in self.stage.services:
-            self.workers.append(start_worker(
-                service.name, self.aws_url, options.api_port if service.name == api_service
-                else None, options.delivery_delay, self.log_dir))
+        for name in (s.name for s in self.stage.services):
+            self.workers.append(start_worker(name, self.aws_url, self.log_dir))
         step(f"workers started (logs in {self.log_dir})")
+        services = [load_service(self.stage, s.name) for s in self.stage.services]
+        api_service = next((s.name for s in services if s.app.routes), None)
+        if api_service is None:
+            raise StartupError("no service serves HTTP routes: nothing would listen on "
+                               "--api-port")
+        for worker, local in zip(self.workers, services, strict=True):
+            account = self.stage.service(local.name).account
+            worker.hand_over(worker_spec(
+                self.stage, local, endpoint=self.aws_url,
+                credentials=account_credentials(self.stage, account),
+                api_port=options.api_port if local.name == api_service else None))
+        step("workers given their specs")
         apply(self.stage, self.sessions)
         step("create done")
-        subscribe(self.stage, self.sessions, function_arns=deploy(self.stage, self.sessions))
+        subscribe(self.stage, self.sessions,
+                  function_arns=deploy(self.stage, self.sessions, services))
         step("functions deployed, subscribe done")
         wait_ready(self.workers, WORKER_READY_SECONDS)
         for worker in self.workers:
@@ -479,12 +513,6 @@ class LocalCloud:
             os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint_url
         if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
-
-
-def _has_routes(service: str) -> bool:
-    from infra_bootstrap.service_apps import load_app
-
-    return bool(load_app(service).routes)
 
 
 # --- the two modes ------------------------------------------------------------------

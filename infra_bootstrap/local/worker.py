@@ -1,27 +1,30 @@
 """One service of the local cloud: its Chalice routes and its Lambda handlers, in one process.
 
-``local up`` starts one worker per service::
+``local up`` starts one worker per service and writes its resolved configuration (a
+:class:`~infra_bootstrap.local.handoff.WorkerSpec`, JSON) to the worker's stdin::
 
     python -m infra_bootstrap.local.worker --service order-service \\
-        --endpoint http://127.0.0.1:4566 --api-port 8000 --parent-pid 1234 --ready-fd 5
+        --parent-pid 1234 --ready-fd 5 < order-service.json
 
-The worker holds that service account's credentials only (STS AssumeRole against the
-endpoint from the local cloud's base credentials, as on AWS; no profile, config file or
-instance metadata is consulted), runs with the environment of the service's Chalice
-stage config plus ``AWS_ENDPOINT_URL``, serves the Chalice routes with Chalice's own
-local dev server (``chalice.local``) and answers Lambda ``Invoke`` requests for its
-functions on a threaded server, so the router's deliveries run concurrently. Each
-handler gets the event as the router posts it and a Lambda context whose remaining time
-counts down from the function's deployed timeout. Once both servers accept requests it
-writes one JSON line to ``--ready-fd`` (its invoke URL, its API port, its function
-ARNs; ``local up`` registers them with the router), and it exits when its parent dies
-or on SIGTERM. ``--api-port 0`` picks a free port.
+The worker runs what the spec says, and derives nothing itself: it never reads the
+topology or Chalice's configuration. It holds that service account's credentials only
+(no profile, config file or instance metadata is consulted), runs with the environment
+of the service's Chalice stage plus ``AWS_ENDPOINT_URL``, imports each function's handler
+as Lambda does (``app.on_order_created``: module ``app`` from the service's folder),
+serves the Chalice routes with Chalice's own local dev server (``chalice.local``) and
+answers Lambda ``Invoke`` requests for its functions on a threaded server, so the
+router's deliveries run concurrently. Each handler gets the event as the router posts it
+and a Lambda context whose remaining time counts down from the function's deployed
+timeout. Once both servers accept requests it writes one JSON line to ``--ready-fd`` (its
+invoke URL, its API port, its function ARNs; ``local up`` registers them with the
+router), and it exits when its parent dies or on SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import os
 import signal
@@ -33,20 +36,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import IO, Any
 
-from infra_bootstrap import names
-from infra_bootstrap.local.deploy import (
-    FunctionLimits,
-    LocalFunction,
-    LocalService,
-    chalice_config,
-    function_limits,
-    load_service,
-    with_delivery_delay,
-)
-from infra_bootstrap.service_apps import service_dir
-from infra_bootstrap.topology import Stage, load_stage
+from infra_bootstrap.local.handoff import API_HANDLER, ApiSpec, FunctionSpec, WorkerSpec
 
 HOST = "127.0.0.1"
 INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
@@ -127,9 +119,8 @@ def log_stream_name(now: float, instance: str) -> str:
 class Registered:
     """A function this worker serves: what was deployed, and the code behind it."""
 
-    function: LocalFunction
+    function: FunctionSpec
     handler: Callable[[Any, Any], Any]
-    limits: FunctionLimits
     log_stream_name: str
 
 
@@ -139,8 +130,9 @@ class LambdaContext:
     Attributes and method as the Lambda Developer Guide lists them ("Lambda context
     object in Python"); the remaining time counts down from the function's timeout.
 
-    >>> f = LocalFunction("s", "f", "s-local-f", "arn:aws:lambda:eu-west-1:1:function:s-local-f")
-    >>> c = LambdaContext(Registered(f, print, FunctionLimits(3, 256), "x"), "r-1")
+    >>> f = FunctionSpec("s-local-f", "arn:aws:lambda:eu-west-1:1:function:s-local-f",
+    ...                  "app.f", 3, 256, "/aws/lambda/s-local-f")
+    >>> c = LambdaContext(Registered(f, print, "x"), "r-1")
     >>> c.memory_limit_in_mb, 2900 < c.get_remaining_time_in_millis() <= 3000
     (256, True)
     """
@@ -150,13 +142,13 @@ class LambdaContext:
         self.function_name = function.function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = registered.limits.memory_mb
+        self.memory_limit_in_mb = function.memory_mb
         self.aws_request_id = request_id
-        self.log_group_name = names.lambda_log_group(function.function_name)
+        self.log_group_name = function.log_group
         self.log_stream_name = registered.log_stream_name
         self.identity = None
         self.client_context = None
-        self._deadline = time.monotonic() + registered.limits.timeout_seconds
+        self._deadline = time.monotonic() + function.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -219,13 +211,19 @@ class InvokeServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def api_server(app: Any, config: Any, port: int) -> Any:
+def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
     """Chalice's local dev server (as ``chalice local`` builds it), with a deeper backlog.
 
     Same steps as ``chalice.local.create_local_server``, with a server class whose listen
-    backlog takes a burst of concurrent clients (socketserver's default is 5).
+    backlog takes a burst of concurrent clients (socketserver's default is 5). The API
+    handler's timeout and memory are the ones ``local up`` resolved.
     """
+    from chalice.config import Config
     from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+    limits = {"lambda_timeout": api.lambda_timeout, "lambda_memory_size": api.lambda_memory_size}
+    config = Config(chalice_stage=stage, user_provided_params={
+        key: value for key, value in limits.items() if value is not None})
 
     class Server(ThreadedHTTPServer):
         request_queue_size = LISTEN_BACKLOG
@@ -233,7 +231,7 @@ def api_server(app: Any, config: Any, port: int) -> Any:
     # Per-thread current_request, as create_local_server does, so requests run concurrently.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, HOST, port, server_cls=Server)
+    return LocalDevServer(app, config, HOST, api.port, server_cls=Server)
 
 
 def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> None:
@@ -259,24 +257,6 @@ def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> Non
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def account_credentials(stage: Stage, account: str) -> dict[str, str]:
-    """The account's AssumeRole credentials, as the environment variables Lambda sets.
-
-    The role is assumed from the local cloud's base credentials (against the endpoint in
-    ``AWS_ENDPOINT_URL``), never from whatever the environment or an AWS config file holds.
-    """
-    from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
-
-    base = new_session(region_name=stage.region, **LOCAL_BASE_CREDENTIALS)
-    credentials = AccountSessions(stage, base).session(account).get_credentials()
-    if credentials is None:
-        raise RuntimeError(f"no credentials for account {account}")
-    frozen = credentials.get_frozen_credentials()
-    return {"AWS_ACCESS_KEY_ID": frozen.access_key,
-            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-            **({"AWS_SESSION_TOKEN": frozen.token} if frozen.token else {})}
-
-
 def lambda_environment(current: Mapping[str, str], *, credentials: Mapping[str, str],
                        endpoint: str, region: str,
                        variables: Mapping[str, str]) -> dict[str, str]:
@@ -294,18 +274,36 @@ def lambda_environment(current: Mapping[str, str], *, credentials: Mapping[str, 
             "AWS_REGION": region, "AWS_DEFAULT_REGION": region, **variables}
 
 
-def registered_functions(local: LocalService, stage: str) -> dict[str, Registered]:
+def import_handler(app_dir: str, handler: str) -> Any:
+    """A handler as Lambda finds it: ``module.attribute``, the module imported from the
+    function's code folder (Lambda Developer Guide, "Define Lambda function handler in
+    Python": the handler setting is ``file name.function name``)."""
+    module_name, _, attribute = handler.rpartition(".")
+    if not module_name:
+        raise ValueError(f"handler {handler!r} is not module.attribute")
+    if app_dir not in sys.path:
+        sys.path.insert(0, app_dir)
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def registered_functions(spec: WorkerSpec) -> dict[str, Registered]:
     """Function name -> the deployed function and the handler that runs it."""
     instance = uuid.uuid4().hex
-    return {
-        function.function_name: Registered(
-            function, subscription.handler,
-            function_limits(local.config, stage, function.subscription),
-            log_stream_name(time.time(), instance))
-        for function, subscription in zip(local.functions, local.subscriptions, strict=True)}
+    return {function.function_name: Registered(
+                function, import_handler(spec.app_dir, function.handler),
+                log_stream_name(time.time(), instance))
+            for function in spec.functions}
 
 
-def run(args: argparse.Namespace) -> int:
+def read_spec(stream: IO[str], service: str) -> WorkerSpec:
+    """The spec ``local up`` wrote to stdin, checked to be this worker's."""
+    spec = WorkerSpec.from_json(stream.read())
+    if spec.service != service:
+        raise ValueError(f"the spec on stdin is for {spec.service}, not {service}")
+    return spec
+
+
+def run(args: argparse.Namespace, spec: WorkerSpec) -> int:
     """Start the servers, report readiness, serve until told to stop."""
     stop = threading.Event()
     if args.parent_pid:
@@ -315,29 +313,23 @@ def run(args: argparse.Namespace) -> int:
     # stops the workers itself (SIGTERM), so a worker never exits before its parent knows.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    stage = with_delivery_delay(load_stage(args.stage), args.delivery_delay)
-    service = stage.service(args.service)
-    os.environ["AWS_ENDPOINT_URL"] = args.endpoint
-    credentials = account_credentials(stage, service.account)
-    config = chalice_config(stage, service.name, service_dir(service.name))
     # As Lambda (and `chalice local`) do: the stage's variables for the whole process,
     # set before the app module is imported.
-    environment = lambda_environment(os.environ, credentials=credentials,
-                                     endpoint=args.endpoint, region=stage.region,
-                                     variables=config.environment_variables)
+    environment = lambda_environment(os.environ, credentials=spec.credentials,
+                                     endpoint=spec.endpoint, region=spec.region,
+                                     variables=spec.environment)
     os.environ.clear()
     os.environ.update(environment)
-    local = load_service(stage, service.name)
-    functions = registered_functions(local, stage.name)
+    functions = registered_functions(spec)
 
     invoke_server = InvokeServer((HOST, 0), invoke_handler_class(functions))
     servers: list[Any] = [invoke_server]
     api_port = None
-    if args.api_port is not None and local.app.routes:
+    if spec.api is not None:
         try:
-            api = api_server(local.app, local.config, args.api_port)
+            api = api_server(import_handler(spec.app_dir, API_HANDLER), spec.stage, spec.api)
         except OSError as exc:
-            print(f"error: port {args.api_port} on {HOST} is in use ({exc.strerror})",
+            print(f"error: port {spec.api.port} on {HOST} is in use ({exc.strerror})",
                   file=sys.stderr)
             return 1
         servers.append(api.server)
@@ -345,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    ready = {"service": service.name,
+    ready = {"service": spec.service,
              "invoke": f"http://{HOST}:{invoke_server.server_address[1]}",
              "api_port": api_port,
              "functions": [r.function.arn for r in functions.values()]}
@@ -363,12 +355,9 @@ def run(args: argparse.Namespace) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra_bootstrap.local.worker",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--service", required=True)
-    parser.add_argument("--endpoint", required=True, help="the local AWS endpoint URL")
-    parser.add_argument("--stage", default="local")
-    parser.add_argument("--api-port", type=int, default=None,
-                        help="serve the app's Chalice routes on this port (0: a free one)")
-    parser.add_argument("--delivery-delay", type=float, default=None)
+    parser.add_argument("--service", required=True,
+                        help="the service this worker runs (names the process; the spec on "
+                             "stdin must be for it)")
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process dies")
     parser.add_argument("--ready-fd", type=int, default=None,
@@ -377,8 +366,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m infra_bootstrap.local.worker``."""
-    return run(parse_args(argv))
+    """Entry point of ``python -m infra_bootstrap.local.worker`` (the spec on stdin)."""
+    args = parse_args(argv)
+    try:
+        spec = read_spec(sys.stdin, args.service)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run(args, spec)
 
 
 if __name__ == "__main__":

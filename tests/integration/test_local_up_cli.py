@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from localcloud import (
+from local_up_helpers import (
     READY_TIMEOUT,
     REPO_ROOT,
+    STOP_TIMEOUT,
     LocalUp,
-    alive,
     child_pids,
     clean_env,
     free_port,
@@ -23,7 +23,9 @@ from localcloud import (
     worker_pids,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+from tests.shared_local_cloud import alive
+
+pytestmark = pytest.mark.integration
 
 
 def _local_up(*args: str, timeout: float, tmpdir: Path) -> subprocess.CompletedProcess[str]:
@@ -61,9 +63,9 @@ def test_a_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
         api_port = running.api.rsplit(":", 1)[1]
 
         taken_aws = _local_up("--aws-port", aws_port, "--api-port", "0",
-                              timeout=30, tmpdir=tmp_path)
+                              timeout=READY_TIMEOUT, tmpdir=tmp_path)
         taken_api = _local_up("--aws-port", "0", "--api-port", api_port,
-                              timeout=30, tmpdir=tmp_path)
+                              timeout=READY_TIMEOUT, tmpdir=tmp_path)
 
         assert taken_aws.returncode == 1
         assert taken_aws.stderr.strip().splitlines() == [
@@ -77,7 +79,7 @@ def test_a_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
         workers = child_pids(running.process.pid)
         assert len(workers) == 2
         running.process.send_signal(signal.SIGTERM)
-        assert running.process.wait(timeout=15) == 0
+        assert running.process.wait(timeout=STOP_TIMEOUT) == 0
         assert not any(alive(pid) for pid in workers)
         assert list(tmp_path.glob("backbone-local-*")) == []
 
@@ -92,7 +94,7 @@ def test_ctrl_c_stops_every_process_and_exits_0(tmp_path: Path) -> None:
         # A terminal's Ctrl-C: SIGINT to the whole process group.
         os.killpg(running.process.pid, signal.SIGINT)
 
-        assert running.process.wait(timeout=15) == 0
+        assert running.process.wait(timeout=STOP_TIMEOUT) == 0
         assert not any(alive(pid) for pid in workers.values())
         assert list(tmp_path.glob("backbone-local-*")) == []
 
@@ -104,7 +106,7 @@ def test_a_worker_that_dies_stops_local_up_with_one_line_naming_it(tmp_path: Pat
 
         os.kill(workers["delivery-service"], signal.SIGKILL)
 
-        assert running.process.wait(timeout=15) == 1
+        assert running.process.wait(timeout=STOP_TIMEOUT) == 1
         assert not alive(workers["order-service"])
         [kept] = tmp_path.glob("backbone-local-*")
         log = kept / "delivery-service.log"
@@ -123,7 +125,7 @@ def test_workers_die_with_local_up_even_on_sigkill(tmp_path: Path) -> None:
         assert len(workers) == 2
 
         running.process.send_signal(signal.SIGKILL)
-        running.process.wait(timeout=10)
+        running.process.wait(timeout=STOP_TIMEOUT)
 
-        wait_until(lambda: not any(alive(pid) for pid in workers), 10,
+        wait_until(lambda: not any(alive(pid) for pid in workers), STOP_TIMEOUT,
                    "the workers to exit after local up was killed")

@@ -27,14 +27,22 @@ from infra_bootstrap.errors import AwsCallError
 from infra_bootstrap.local import deploy as local_deploy
 from infra_bootstrap.local import up as local_up
 from infra_bootstrap.local import worker
-from infra_bootstrap.local.deploy import FunctionLimits, LocalFunction
+from infra_bootstrap.local.deploy import LocalFunction
+from infra_bootstrap.local.handoff import FunctionSpec, WorkerSpec
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import load_stage
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ORDER_FUNCTION = LocalFunction(
     service="order-service", subscription="on_delivery_updated",
     function_name="order-service-local-on_delivery_updated",
     arn="arn:aws:lambda:eu-west-1:222222222222:function:order-service-local-on_delivery_updated")
+
+
+def served(function: LocalFunction, *, timeout_seconds: int, memory_mb: int) -> FunctionSpec:
+    return FunctionSpec(function.function_name, function.arn, function.handler,
+                        timeout_seconds, memory_mb, f"/aws/lambda/{function.function_name}")
 
 
 def test_ready_and_accounts_lines() -> None:
@@ -101,7 +109,7 @@ def invoke_url() -> Iterator[str]:
                 "log": [context.log_group_name, context.log_stream_name]}
 
     registered = {ORDER_FUNCTION.function_name: worker.Registered(
-        ORDER_FUNCTION, handler, FunctionLimits(timeout_seconds=30, memory_mb=256),
+        served(ORDER_FUNCTION, timeout_seconds=30, memory_mb=256), handler,
         "2030/01/01/[$LATEST]0123abcd")}
     server = worker.InvokeServer(("127.0.0.1", 0), worker.invoke_handler_class(registered))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -139,23 +147,62 @@ def test_the_worker_answers_invoke_as_lambda_does(invoke_url: str) -> None:
 
 
 def test_the_remaining_time_counts_down_to_zero_from_the_timeout() -> None:
-    registered = worker.Registered(ORDER_FUNCTION, print, FunctionLimits(0, 128), "s")
+    registered = worker.Registered(served(ORDER_FUNCTION, timeout_seconds=0, memory_mb=128),
+                                   print, "s")
 
     assert worker.LambdaContext(registered, "r").get_remaining_time_in_millis() == 0
 
 
-def test_handlers_get_the_limits_chalice_deploy_gives_their_function() -> None:
+def test_the_worker_spec_is_what_chalice_deploy_gives_each_function() -> None:
     stage = local_deploy.with_delivery_delay(load_stage("local"), 2.5)
     service = local_deploy.load_service(stage, "delivery-service")
 
-    [registered] = worker.registered_functions(service, stage.name).values()
+    spec = local_deploy.worker_spec(stage, service, endpoint="http://127.0.0.1:1",
+                                    credentials={"AWS_ACCESS_KEY_ID": "k"}, api_port=None)
 
-    assert registered.function.function_name == "delivery-service-local-on_order_created"
     # The delay plus configure's working time, and Chalice's default memory.
-    assert registered.limits == FunctionLimits(
-        configure.lambda_timeout(stage, stage.service("delivery-service")), 128)
-    assert registered.limits.timeout_seconds == 3 + configure.WORK_SECONDS
-    assert registered.handler is service.subscriptions[0].handler
+    timeout = configure.lambda_timeout(stage, stage.service("delivery-service"))
+    assert timeout == 3 + configure.WORK_SECONDS
+    [function] = service.functions
+    assert spec.functions == (served(function, timeout_seconds=timeout, memory_mb=128),)
+    assert spec.functions[0].handler == "app.on_order_created"
+    assert spec.environment["DELIVERY_DELAY_SECONDS"] == "2.5"
+    assert spec.environment["TABLE_NAME"] == "delivery-service-state"
+    assert (spec.service, spec.stage, spec.region, spec.api) == (
+        "delivery-service", "local", "eu-west-1", None)
+    assert spec.app_dir == str(REPO_ROOT / "delivery_service")
+    assert WorkerSpec.from_json(spec.to_json()) == spec
+
+
+def test_handlers_are_imported_as_lambda_imports_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    (tmp_path / "handlers_of_this_test.py").write_text(
+        "def on_thing(event, context):\n    return {'got': event}\n")
+    function = FunctionSpec("f", "arn:aws:lambda:eu-west-1:1:function:f",
+                            "handlers_of_this_test.on_thing", 3, 128, "/aws/lambda/f")
+    spec = WorkerSpec(service="s", stage="local", region="eu-west-1", app_dir=str(tmp_path),
+                      endpoint="http://127.0.0.1:1", credentials={}, environment={},
+                      functions=(function,), api=None)
+
+    [registered] = worker.registered_functions(spec).values()
+
+    assert registered.function == function
+    assert registered.handler({"n": 1}, None) == {"got": {"n": 1}}
+
+
+def test_the_worker_needs_nothing_but_its_spec() -> None:
+    # One way from `local up` to a running function: the worker module loads neither the
+    # topology nor anything that derives configuration from it.
+    code = ("import json, sys, infra_bootstrap.local.worker; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('infra_bootstrap'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
+                            capture_output=True, text=True, timeout=60).stdout
+
+    assert json.loads(loaded) == [
+        "infra_bootstrap", "infra_bootstrap.local", "infra_bootstrap.local.handoff",
+        "infra_bootstrap.local.worker"]
 
 
 def test_handlers_see_no_aws_variable_but_their_accounts() -> None:
@@ -213,8 +260,9 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     stage = local_deploy.with_delivery_delay(load_stage("local"), 0)
     sessions = AccountSessions(stage)
 
-    arns = local_deploy.deploy(stage, sessions)
-    again = local_deploy.deploy(stage, sessions)
+    services = [local_deploy.load_service(stage, s.name) for s in stage.services]
+    arns = local_deploy.deploy(stage, sessions, services)
+    again = local_deploy.deploy(stage, sessions, services)
 
     delivery = ("arn:aws:lambda:eu-west-1:333333333333:function:"
                 "delivery-service-local-on_order_created")
@@ -224,10 +272,12 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     config = lam.get_function_configuration(FunctionName=delivery)
     assert config["Role"] == "arn:aws:iam::333333333333:role/delivery-service-local"
     # What the worker's context counts down from is what was deployed.
-    [served] = worker.registered_functions(
-        local_deploy.load_service(stage, "delivery-service"), stage.name).values()
+    spec = local_deploy.worker_spec(stage, services[1], endpoint="http://127.0.0.1:1",
+                                    credentials={}, api_port=None)
+    [function] = spec.functions
+    assert (config["FunctionArn"], config["Handler"]) == (function.arn, function.handler)
     assert (config["Timeout"], config["MemorySize"]) == (
-        served.limits.timeout_seconds, served.limits.memory_mb)
+        function.timeout_seconds, function.memory_mb)
     assert config["Environment"]["Variables"]["DELIVERY_DELAY_SECONDS"] == "0"
     assert config["Environment"]["Variables"]["TABLE_NAME"] == "delivery-service-state"
     iam = sessions.client("333333333333", "iam")
@@ -333,3 +383,48 @@ def test_a_failed_startup_step_stops_every_worker_and_keeps_their_logs(
     assert sorted(p.name for p in kept.iterdir()) == ["delivery-service.log",
                                                       "order-service.log"]
     assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_a_worker_runs_the_functions_of_its_spec(tmp_path: Path) -> None:
+    stage = local_deploy.with_delivery_delay(load_stage("local"), 0)
+    service = local_deploy.load_service(stage, "delivery-service")
+    spec = local_deploy.worker_spec(stage, service, endpoint="http://127.0.0.1:9",
+                                    credentials={"AWS_ACCESS_KEY_ID": "k",
+                                                 "AWS_SECRET_ACCESS_KEY": "s"},
+                                    api_port=None)
+    started = local_up.start_worker("delivery-service", spec.endpoint, tmp_path)
+    try:
+        started.hand_over(spec)
+        local_up.wait_ready([started], timeout=local_up.WORKER_READY_SECONDS)
+
+        assert started.info["functions"] == [f.arn for f in spec.functions]
+        assert started.info["api_port"] is None
+        # The subscription's entry point, as deployed: it checks the event's schema first.
+        status, headers, body = _invoke(started.info["invoke"], spec.functions[0].function_name,
+                                        {"id": "e-1", "source": "order-service",
+                                         "detail-type": "Order.Created", "account": "1",
+                                         "detail": {"data": {}, "meta": {}}})
+    finally:
+        local_up.stop_workers([started])
+
+    assert status == 200
+    assert headers["X-Amz-Function-Error"] == "Unhandled"
+    assert body["errorType"] == "SchemaViolation"
+
+
+def test_a_worker_given_another_services_spec_exits_with_one_line(tmp_path: Path) -> None:
+    stage = load_stage("local")
+    spec = local_deploy.worker_spec(stage, local_deploy.load_service(stage, "order-service"),
+                                    endpoint="http://127.0.0.1:9", credentials={},
+                                    api_port=None)
+    started = local_up.start_worker("delivery-service", spec.endpoint, tmp_path)
+    started.hand_over(spec)
+
+    with pytest.raises(local_up.StartupError) as error:
+        local_up.wait_ready([started], timeout=local_up.WORKER_READY_SECONDS)
+    local_up.stop_workers([started])
+
+    assert started.process.returncode == 2
+    assert str(error.value).startswith("worker delivery-service exited with code 2 before it "
+                                       "was ready: error: the spec on stdin is for "
+                                       "order-service, not delivery-service (log: ")

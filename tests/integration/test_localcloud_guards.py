@@ -13,7 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
-from localcloud import (
+from local_up_helpers import (
     DELIVERY_ACCOUNT,
     DELIVERY_BUS,
     EVENT_TIMEOUT,
@@ -27,7 +27,7 @@ from localcloud import (
 
 from infra_bootstrap import names
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+pytestmark = pytest.mark.integration
 
 DELIVERY_DLQ = names.service_dlq("delivery-service")
 DELIVERY_FUNCTION = names.lambda_function_name("delivery-service", "local", "on_order_created")

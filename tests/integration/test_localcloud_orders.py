@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from localcloud import (
+from local_up_helpers import (
     DELIVERY_ACCOUNT,
     DELIVERY_BUS,
     EVENT_TIMEOUT,
@@ -20,7 +20,7 @@ from localcloud import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localcloud")]
+pytestmark = pytest.mark.integration
 
 
 def _logged(cloud: Cloud, bus: str, key: str, count: int) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 import pytest
-from localcloud import (
+from local_up_helpers import (
     ACCOUNT_ROLE,
     BUS_ACCOUNT,
     DELIVERY_ACCOUNT,
@@ -51,20 +51,20 @@ CLI_TIMEOUT = 180.0
 
 
 class Endpoint:
-    """``python -m infra_bootstrap.local.endpoint --port 0`` in a subprocess: a fresh
+    """``python -m localcloud --port 0`` in a subprocess: a fresh
     local cloud, nothing in it; boto3 clients acting in its accounts."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.env = clean_env(tmp_path)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra_bootstrap.local.endpoint", "--port", "0"],
+            [sys.executable, "-m", "localcloud", "--port", "0"],
             cwd=REPO_ROOT, env=self.env, text=True, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE)
         lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
         threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-        line = lines.get(timeout=30)
+        line = lines.get(timeout=120)  # a loaded 2-core machine starts moto slowly
         assert line.startswith("listening: http://127.0.0.1:"), line
         self.url = line.split(" ", 1)[1].strip()
         self.env["AWS_ENDPOINT_URL"] = self.url

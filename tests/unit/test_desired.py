@@ -8,9 +8,9 @@ from collections import Counter
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.desired import CATCH_ALL_PATTERN, RETRY_POLICY, desired_resources
-from infra_bootstrap.local.policy import Decision, Principal, evaluate
 from infra_bootstrap.resources import Resource
 from infra_bootstrap.topology import Stage, load_stage, parse_stage
+from localcloud.policy import Decision, Principal, evaluate
 
 REGION = "eu-west-1"
 BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"

@@ -1,7 +1,7 @@
 """PutEvents on the local endpoint: callers, buses, policies, validation, envelope, rules.
 
-Each test names the AWS behaviour it specifies; the sources are cited in router.py and
-docs/local-cloud.md.
+Each test names the AWS behaviour it specifies; the sources are cited in
+localcloud/admission.py, matching.py, targets/bus.py and docs/local-cloud.md.
 """
 
 from __future__ import annotations

@@ -4,12 +4,11 @@ One process, one port. Everything moto serves (STS, IAM, EventBridge control pla
 Logs, SQS, DynamoDB, Lambda control plane, ...) goes to moto unchanged; the EventBridge
 data plane is ours (see gateway.py and router.py).
 
->>> endpoint = Endpoint(port=0)          # doctest: +SKIP
->>> endpoint.start(); endpoint.url       # doctest: +SKIP
-'http://127.0.0.1:40123'
->>> endpoint.wait_idle(5); endpoint.stop()  # doctest: +SKIP
+>>> with Endpoint(port=0) as endpoint:
+...     endpoint.url.startswith("http://127.0.0.1:"), endpoint.wait_idle(5)
+(True, True)
 
-Run it in the foreground: ``python -m infra_bootstrap.local.endpoint --port 4566``.
+Run it in the foreground: ``python -m localcloud --port 4566`` (``--port 0``: a free one).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import argparse
 import errno
 import signal
-import socket
 import sys
 import threading
 from types import FrameType
@@ -29,12 +27,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra_bootstrap.errors import BackboneError
-from infra_bootstrap.local.gateway import Gateway
-from infra_bootstrap.local.router import Router, RouterConfig
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4566
+from localcloud.config import RouterConfig
+from localcloud.errors import LocalCloudError
+from localcloud.functions import WorkerRegistry
+from localcloud.gateway import Gateway
+from localcloud.moto_state import MotoState
+from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
+from localcloud.router import Router
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -46,7 +45,7 @@ class _RequestHandler(MotoRequestHandler):
         pass
 
 
-class PortInUseError(BackboneError):
+class PortInUseError(LocalCloudError):
     """The endpoint's port is taken (exit code 1).
 
     >>> str(PortInUseError("127.0.0.1", 4566))
@@ -68,11 +67,11 @@ class Endpoint:
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  config: RouterConfig | None = None) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"the local endpoint binds to loopback only, not {host!r}")
+        check_loopback(host)
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
+        self.workers = WorkerRegistry()
         self.router: Router | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -87,8 +86,10 @@ class Endpoint:
             return self
         if self.port:
             _check_port_free(self.host, self.port)
-        router = Router(self.config)
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router)
+        state = MotoState(self.config.cache_size)
+        router = Router(self.config, state=state, invoker=self.workers)
+        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
+                      workers=self.workers)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -125,9 +126,7 @@ class Endpoint:
 
     def register_lambda(self, function_arn: str, url: str) -> None:
         """Deliver events for ``function_arn`` to the worker at ``url``."""
-        if self.router is None:
-            raise RuntimeError("start the endpoint first")
-        self.router.register_lambda(function_arn, url)
+        self.workers.register(function_arn, url)
 
     def __enter__(self) -> Endpoint:
         return self.start()
@@ -138,23 +137,21 @@ class Endpoint:
 
 def _check_port_free(host: str, port: int) -> None:
     """Raise PortInUseError before werkzeug would print its own message and exit."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(host, port) from None
-            raise
+    error = bind_error(host, port)
+    if error is None:
+        return
+    if error.errno == errno.EADDRINUSE:
+        raise PortInUseError(host, port)
+    raise error
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve in the foreground until SIGTERM or SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m infra_bootstrap.local.endpoint",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m localcloud",
+                                     description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"default {DEFAULT_PORT}; 0 picks a free port")
     parser.add_argument("--time-scale", type=float, default=RouterConfig.time_scale,
                         help="local seconds per AWS second for retry delays and event ages")
     args = parser.parse_args(argv)

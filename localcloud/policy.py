@@ -71,7 +71,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from infra_bootstrap.errors import BackboneError
+from localcloud import arns
+from localcloud.errors import LocalCloudError
 
 __all__ = [
     "Decision",
@@ -90,10 +91,9 @@ _VARIABLES_VERSION = "2012-10-17"
 # substituted from policy variables (and ${*}, ${?}) stay literal when patterns are compiled.
 _STAR, _QMARK = "\x00", "\x01"
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_ARN = re.compile(r"^arn:[^:]+:")
 
 
-class PolicyError(BackboneError):
+class PolicyError(LocalCloudError):
     """A policy document is not valid policy JSON (for example no Effect or no Action)."""
 
 
@@ -112,16 +112,13 @@ class Principal:
     @property
     def account_id(self) -> str | None:
         """The principal's account: ``account``, or the account field of ``arn``."""
-        return self.account or _arn_account(self.arn)
+        return self.account or arns.account_of(self.arn)
 
     @property
     def role_arn(self) -> str | None:
         """For an assumed-role session, the role's ARN (as ``aws:PrincipalArn`` reports it)."""
-        session = _assumed_role(self.arn)
-        if session is None:
-            return None
-        partition, account, role, _ = session
-        return f"arn:{partition}:iam::{account}:role/{role}"
+        session = arns.assumed_role(self.arn)
+        return session.role_arn if session is not None else None
 
 
 class Decision(enum.Enum):
@@ -191,7 +188,7 @@ def is_allowed_cross_account(
     decision = evaluate(
         resource_policy, principal=principal, action=action, resource=resource, context=context
     )
-    owner = _arn_account(resource)
+    owner = arns.account_of(resource)
     if owner is not None and owner == principal.account_id:
         return decision is not Decision.EXPLICIT_DENY
     return decision is Decision.ALLOW
@@ -250,11 +247,11 @@ class _PrincipalSpec:
         account = who.account_id
         if account is None or not any(_is_account_entry(e, account) for e in self.aws):
             return False
-        if who.arn is None or _is_root(who.arn):
+        if who.arn is None or arns.is_account_root(who.arn):
             return True
         if who.arn not in self.aws:
             return False
-        session = _assumed_role(who.arn)
+        session = arns.assumed_role(who.arn)
         return session is None or any(_is_role_of(entry, session) for entry in self.aws)
 
 
@@ -410,29 +407,8 @@ def _to_str(value: Any) -> str:
 # --- principals ---------------------------------------------------------------
 
 
-def _arn_account(arn: str | None) -> str | None:
-    if not arn or not _ARN.match(arn):
-        return None
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4] else None
-
-
-def _is_root(arn: str) -> bool:
-    return bool(re.fullmatch(r"arn:[^:]+:iam::\d{12}:root", arn))
-
-
 def _is_account_entry(entry: str, account: str) -> bool:
-    return entry == account or (_is_root(entry) and _arn_account(entry) == account)
-
-
-def _assumed_role(arn: str | None) -> tuple[str, str, str, str] | None:
-    """``arn:<p>:sts::<acct>:assumed-role/<role>/<session>`` -> (p, acct, role, session)."""
-    if not arn:
-        return None
-    found = re.fullmatch(r"arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/(.+)", arn)
-    if found is None:
-        return None
-    return found[1], found[2], found[3], found[4]
+    return entry == account or (arns.is_account_root(entry) and arns.account_of(entry) == account)
 
 
 def _aws_entry_matches(entry: str, who: Principal) -> bool:
@@ -445,14 +421,13 @@ def _aws_entry_matches(entry: str, who: Principal) -> bool:
         return False
     if entry == who.arn:
         return True
-    session = _assumed_role(who.arn)
+    session = arns.assumed_role(who.arn)
     return session is not None and _is_role_of(entry, session)
 
 
-def _is_role_of(entry: str, session: tuple[str, str, str, str]) -> bool:
+def _is_role_of(entry: str, session: arns.AssumedRole) -> bool:
     """Is ``entry`` the role ARN (any path) of this assumed-role session?"""
-    role = re.fullmatch(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)", entry)
-    return role is not None and role.groups() == session[:3]
+    return arns.role_parts(entry) == (session.partition, session.account, session.role)
 
 
 def _request_context(

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from infra_bootstrap.local.endpoint import Endpoint
+from localcloud.endpoint import Endpoint
 
 REGION = "eu-west-1"
 _SHARED = boto3.Session(region_name=REGION)

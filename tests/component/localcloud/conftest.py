@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from dataplane_support import Cloud, FakeWorker
 
-from infra_bootstrap.local.endpoint import Endpoint
-from infra_bootstrap.local.router import RouterConfig
+from localcloud.config import RouterConfig
+from localcloud.endpoint import Endpoint
 
 
 @pytest.fixture(scope="module")

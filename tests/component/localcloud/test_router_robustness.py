@@ -1,5 +1,5 @@
 """The router under load and against surprises: back-pressure, bad entry times, and a
-target whose delivery crashes. Sources: router.py, targets.py, docs/local-cloud.md.
+target whose delivery crashes. Sources: router.py, admission.py, docs/local-cloud.md.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from dataplane_support import REGION, Cloud, put
 
-from infra_bootstrap.local import targets
-from infra_bootstrap.local.router import Caller, Router, RouterConfig
+from localcloud.moto_state import MotoState
+from localcloud.router import Caller, Router, RouterConfig
 
 
 @pytest.fixture
@@ -66,10 +66,11 @@ def test_a_crashing_delivery_fails_its_target_only_with_internal_error(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise AttributeError("'LogGroup' object has no attribute 'streams'")
 
-    monkeypatch.setattr(targets.LogWriter, "write", broken)
+    monkeypatch.setattr(MotoState, "append_log_event", broken)
     account = cloud.new_account()
     cloud.bus(account, "b")
     cloud.client(account, "logs").create_log_group(logGroupName="/aws/events/b")
+    cloud.logs_policy(account)
     rule = f"arn:aws:events:{REGION}:{account}:rule/b/r"
     dlq_url, dlq_arn = cloud.queue(account, "dlq", allow_rule=rule)
     inbox_url, inbox_arn = cloud.queue(account, "inbox", allow_rule=rule)

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from infra_bootstrap.local import patterns
-from infra_bootstrap.local.patterns import EventPattern, InvalidEventPattern, compile_pattern
+from localcloud import patterns
+from localcloud.patterns import EventPattern, InvalidEventPattern, compile_pattern
 
 
 def envelope(**detail: object) -> dict:

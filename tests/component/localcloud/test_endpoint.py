@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
-from dataplane_support import Cloud
+from dataplane_support import Cloud, put
 
-from infra_bootstrap.local.endpoint import Endpoint, PortInUseError
+from localcloud.endpoint import Endpoint, PortInUseError
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -91,27 +91,26 @@ def test_the_idle_route_reports_when_routing_is_done(cloud: Cloud) -> None:
     assert answer.json() == {"idle": True, "pending": 0}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_the_module_runs_in_the_foreground_until_sigterm() -> None:
-    port = _free_port()
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_python_m_localcloud_on_port_0_prints_its_url_and_stops_cleanly(stop: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra_bootstrap.local.endpoint", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, cwd=REPO)
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().strip() == f"listening: http://127.0.0.1:{port}"
-        answer = requests.get(f"http://127.0.0.1:{port}/_local/idle?timeout=1", timeout=5)
+        line = process.stdout.readline().strip()
+        listening = re.fullmatch(r"listening: (http://127\.0\.0\.1:(\d+))", line)
+        assert listening, f"not a listening line: {line!r}"
+        assert int(listening.group(2)) > 0
+        answer = requests.get(f"{listening.group(1)}/_local/idle?timeout=1", timeout=30)
         assert answer.json()["idle"] is True
 
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
 
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=30) == 0
+        assert process.stderr is not None
+        assert process.stderr.read() == ""
     finally:
         process.kill()
         process.wait()
@@ -120,10 +119,33 @@ def test_the_module_runs_in_the_foreground_until_sigterm() -> None:
 def test_the_module_exits_1_with_one_line_when_the_port_is_taken(endpoint: Endpoint) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     finished = subprocess.run(
-        [sys.executable, "-m", "infra_bootstrap.local.endpoint", "--port", str(endpoint.port)],
+        [sys.executable, "-m", "localcloud", "--port", str(endpoint.port)],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=30)
 
     assert finished.returncode == 1
     assert finished.stderr.strip().splitlines() == [
         f"error: port {endpoint.port} on 127.0.0.1 is already in use: stop what uses it or "
         "pick another port"]
+
+
+def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
+        endpoint: Endpoint) -> None:
+    # moto's reset empties its backends and makes new ones on next use: the data plane
+    # must read the new ones (it reads moto's dicts, not a copy of them).
+    account = Cloud.new_account()
+    before = Cloud(endpoint)
+    before.bus(account, "b")
+    assert put(before.client(account, "events"), "b")["FailedEntryCount"] == 0
+    before.idle()
+
+    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30).raise_for_status()
+
+    after = Cloud(endpoint)  # new credentials: the reset forgot every access key
+    after.bus(account, "b")
+    rule = f"arn:aws:events:eu-west-1:{account}:rule/b/r"
+    url, queue_arn = after.queue(account, "inbox", allow_rule=rule)
+    after.rule(account, "b", "r", [{"Id": "q", "Arn": queue_arn}])
+    result = put(after.client(account, "events"), "b")
+    after.idle()
+    [message] = after.messages(account, url)
+    assert json.loads(message["Body"])["id"] == result["Entries"][0]["EventId"]

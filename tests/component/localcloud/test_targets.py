@@ -1,5 +1,6 @@
 """Rule targets on the local endpoint: log groups, buses (with roles), SQS, Lambda, and
-RetryPolicy / DeadLetterConfig when a delivery fails. Sources: targets.py, router.py.
+RetryPolicy / DeadLetterConfig when a delivery fails. Sources: localcloud/targets/,
+lambda_async.py, retries.py.
 """
 
 from __future__ import annotations
@@ -7,8 +8,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 
-from dataplane_support import EVENTS_TRUST, Cloud, FakeWorker, fail, put
+import pytest
+from dataplane_support import EVENTS_TRUST, LAMBDA_TRUST, Cloud, FakeWorker, fail, put
 
 from tests.polling import wait_until
 
@@ -44,24 +47,6 @@ def test_a_log_group_receives_the_event_json_when_the_logs_policy_allows(cloud: 
     assert [s["logStreamName"] for s in streams] == ["eventbridge-local"]
 
 
-def test_without_a_logs_resource_policy_nothing_is_written(cloud: Cloud) -> None:
-    account = cloud.new_account()
-    cloud.bus(account, "b")
-    cloud.client(account, "logs").create_log_group(logGroupName="/aws/events/b")
-    dlq_url, dlq_arn = cloud.queue(account, "log-dlq",
-                                   allow_rule=rule_arn(account, "b", "log-all"))
-    cloud.rule(account, "b", "log-all", [{
-        "Id": "log", "Arn": f"arn:aws:logs:eu-west-1:{account}:log-group:/aws/events/b",
-        "DeadLetterConfig": {"Arn": dlq_arn}}])
-
-    put(cloud.client(account, "events"), "b")
-
-    cloud.idle()
-    assert cloud.log_messages(account, "/aws/events/b") == []
-    [dead] = cloud.messages(account, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
-
-
 def log_target_with_dlq(cloud: Cloud, account: str) -> str:
     """Bus ``b``, log group /aws/events/b and rule ``log-all`` to it with a DLQ (its URL)."""
     cloud.bus(account, "b")
@@ -83,53 +68,53 @@ def logs_statement(account: str, actions: list[str], condition: dict | None = No
     return statement
 
 
-def test_create_log_stream_is_evaluated_without_the_rule_arn(cloud: Cloud) -> None:
-    # One statement conditioning both actions on the rule ARN: on AWS, CreateLogStream
-    # carries no aws:SourceArn, so nothing is ever written (serverless-patterns PR #618).
+def rule_condition(account: str, rule: str = "log-all", *, with_account: bool = False) -> dict:
+    condition: dict = {"ArnEquals": {"aws:SourceArn": rule_arn(account, "b", rule)}}
+    if with_account:
+        condition["StringEquals"] = {"aws:SourceAccount": account}
+    return condition
+
+
+# Which Logs resource policy lets EventBridge write: CreateLogStream is evaluated without
+# the rule ARN, PutLogEvents with it and its account (serverless-patterns PR #618; EventBridge
+# User Guide, "Using IAM policy conditions in Amazon EventBridge").
+LOGS_POLICIES = [
+    pytest.param(lambda a: None, "NO_PERMISSIONS", id="no Logs resource policy"),
+    pytest.param(lambda a: [logs_statement(a, ["logs:CreateLogStream"]),
+                            logs_statement(a, ["logs:PutLogEvents"],
+                                           rule_condition(a, with_account=True))],
+                 None, id="PutLogEvents conditioned on the rule and its account"),
+    pytest.param(lambda a: [logs_statement(a, ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                           rule_condition(a))],
+                 "NO_PERMISSIONS", id="CreateLogStream conditioned on the rule"),
+    pytest.param(lambda a: [logs_statement(a, ["logs:CreateLogStream"]),
+                            logs_statement(a, ["logs:PutLogEvents"],
+                                           rule_condition(a, "another-rule"))],
+                 "NO_PERMISSIONS", id="PutLogEvents for another rule"),
+]
+
+
+@pytest.mark.parametrize(("statements", "dead_letter_code"), LOGS_POLICIES)
+def test_each_logs_call_is_evaluated_with_the_context_eventbridge_sends(
+        cloud: Cloud, statements: Callable[[str], list[dict] | None],
+        dead_letter_code: str | None) -> None:
     account = cloud.new_account()
     dlq_url = log_target_with_dlq(cloud, account)
-    rule = {"ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "log-all")}}
-    cloud.put_logs_policy(account, [logs_statement(
-        account, ["logs:CreateLogStream", "logs:PutLogEvents"], rule)])
-
-    put(cloud.client(account, "events"), "b")
-
-    cloud.idle()
-    assert cloud.log_messages(account, "/aws/events/b") == []
-    [dead] = cloud.messages(account, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
-
-
-def test_put_log_events_is_evaluated_with_the_rule_arn_and_its_account(cloud: Cloud) -> None:
-    account = cloud.new_account()
-    log_target_with_dlq(cloud, account)
-    cloud.put_logs_policy(account, [
-        logs_statement(account, ["logs:CreateLogStream"]),
-        logs_statement(account, ["logs:PutLogEvents"], {
-            "ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "log-all")},
-            "StringEquals": {"aws:SourceAccount": account}})])
+    policy = statements(account)
+    if policy is not None:
+        cloud.put_logs_policy(account, policy)
 
     result = put(cloud.client(account, "events"), "b")
 
     cloud.idle()
-    [message] = cloud.log_messages(account, "/aws/events/b")
-    assert json.loads(message)["id"] == result["Entries"][0]["EventId"]
-
-
-def test_put_log_events_for_another_rule_arn_writes_nothing(cloud: Cloud) -> None:
-    account = cloud.new_account()
-    dlq_url = log_target_with_dlq(cloud, account)
-    cloud.put_logs_policy(account, [
-        logs_statement(account, ["logs:CreateLogStream"]),
-        logs_statement(account, ["logs:PutLogEvents"], {
-            "ArnEquals": {"aws:SourceArn": rule_arn(account, "b", "another-rule")}})])
-
-    put(cloud.client(account, "events"), "b")
-
-    cloud.idle()
-    assert cloud.log_messages(account, "/aws/events/b") == []
-    [dead] = cloud.messages(account, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
+    written = cloud.log_messages(account, "/aws/events/b")
+    dead = cloud.messages(account, dlq_url)
+    if dead_letter_code is None:
+        assert [json.loads(m)["id"] for m in written] == [result["Entries"][0]["EventId"]]
+        assert dead == []
+    else:
+        assert written == []
+        assert [attributes(d)["ERROR_CODE"] for d in dead] == [dead_letter_code]
 
 
 # --- SQS ----------------------------------------------------------------------------------
@@ -199,23 +184,6 @@ def test_a_bus_target_admitted_by_the_receiving_policy_for_the_sending_account(
     assert len(cloud.messages(spoke, inbox)) == 1
 
 
-def test_a_bus_target_refused_by_the_receiving_policy_goes_to_the_dlq(cloud: Cloud) -> None:
-    hub, spoke = cloud.new_account(), cloud.new_account()
-    spoke_arn, inbox = receiving_bus(cloud, spoke, f"arn:aws:iam::{cloud.new_account()}:root")
-    dlq_url, _ = sender(cloud, hub, {"Arn": spoke_arn})
-
-    result = put(cloud.client(hub, "events"), "global")
-
-    cloud.idle()
-    assert cloud.messages(spoke, inbox) == []
-    [dead] = cloud.messages(hub, dlq_url)
-    assert json.loads(dead["Body"])["id"] == result["Entries"][0]["EventId"]
-    assert attributes(dead) == {
-        "RULE_ARN": rule_arn(hub, "global", "forward"), "TARGET_ARN": spoke_arn,
-        "ERROR_CODE": "CROSS_ACCOUNT_INGESTION_FAILED",
-        "ERROR_MESSAGE": attributes(dead)["ERROR_MESSAGE"], "RETRY_ATTEMPTS": "0"}
-
-
 def test_a_bus_target_through_its_role(cloud: Cloud) -> None:
     hub, spoke = cloud.new_account(), cloud.new_account()
     role = f"arn:aws:iam::{hub}:role/forwarder"
@@ -230,68 +198,54 @@ def test_a_bus_target_through_its_role(cloud: Cloud) -> None:
     assert cloud.messages(hub, dlq_url) == []
 
 
-def test_a_role_not_allowed_put_events_on_the_bus_fails_with_no_permissions(
-        cloud: Cloud) -> None:
+# Who the receiving bus's policy admits, by what the forwarding rule sends as.
+ADMITS_ANOTHER_ACCOUNT, ADMITS_THE_ROLE, ADMITS_ANOTHER_ROLE, NO_BUS = range(4)
+
+
+@pytest.mark.parametrize(("receiver", "role", "code"), [
+    pytest.param(ADMITS_ANOTHER_ACCOUNT, None, "CROSS_ACCOUNT_INGESTION_FAILED",
+                 id="the receiving policy does not admit the sending account"),
+    pytest.param(ADMITS_THE_ROLE, (EVENTS_TRUST, False), "NO_PERMISSIONS",
+                 id="the role may not put events on the bus"),
+    pytest.param(ADMITS_THE_ROLE, (LAMBDA_TRUST, True), "FAILED_TO_ASSUME_ROLE",
+                 id="the role does not trust EventBridge"),
+    pytest.param(ADMITS_ANOTHER_ROLE, (EVENTS_TRUST, True), "CROSS_ACCOUNT_INGESTION_FAILED",
+                 id="the receiving policy admits neither the role nor its account"),
+    pytest.param(NO_BUS, None, "NO_RESOURCE", id="the target bus does not exist"),
+])
+def test_a_bus_target_eventbridge_may_not_deliver_to_goes_to_the_dlq_without_retries(
+        cloud: Cloud, receiver: int, role: tuple[dict, bool] | None, code: str) -> None:
     hub, spoke = cloud.new_account(), cloud.new_account()
-    role = f"arn:aws:iam::{hub}:role/forwarder"
-    spoke_arn, inbox = receiving_bus(cloud, spoke, role)
-    forwarding_role(cloud, hub, "forwarder", spoke_arn, allowed_bus=spoke_arn + "-other")
-    dlq_url, _ = sender(cloud, hub, {"Arn": spoke_arn, "RoleArn": role})
+    role_arn = f"arn:aws:iam::{hub}:role/forwarder"
+    inbox = None
+    if receiver == NO_BUS:
+        spoke_arn = f"arn:aws:events:eu-west-1:{spoke}:event-bus/gone"
+    else:
+        admitted = {ADMITS_ANOTHER_ACCOUNT: f"arn:aws:iam::{cloud.new_account()}:root",
+                    ADMITS_THE_ROLE: role_arn,
+                    ADMITS_ANOTHER_ROLE: f"arn:aws:iam::{hub}:role/someone-else"}[receiver]
+        spoke_arn, inbox = receiving_bus(cloud, spoke, admitted)
+    target = {"Arn": spoke_arn}
+    if role is not None:
+        trust, allowed_on_the_bus = role
+        forwarding_role(cloud, hub, "forwarder", spoke_arn, trust=trust,
+                        allowed_bus=spoke_arn if allowed_on_the_bus else spoke_arn + "-other")
+        target["RoleArn"] = role_arn
+    dlq_url, _ = sender(cloud, hub, target)
 
-    put(cloud.client(hub, "events"), "global")
-
-    cloud.idle()
-    assert cloud.messages(spoke, inbox) == []
-    [dead] = cloud.messages(hub, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "NO_PERMISSIONS"
-
-
-def test_a_role_not_trusted_by_eventbridge_cannot_be_assumed(cloud: Cloud) -> None:
-    hub, spoke = cloud.new_account(), cloud.new_account()
-    role = f"arn:aws:iam::{hub}:role/forwarder"
-    spoke_arn, inbox = receiving_bus(cloud, spoke, role)
-    lambda_trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    forwarding_role(cloud, hub, "forwarder", spoke_arn, trust=lambda_trust)
-    dlq_url, _ = sender(cloud, hub, {"Arn": spoke_arn, "RoleArn": role})
-
-    put(cloud.client(hub, "events"), "global")
+    result = put(cloud.client(hub, "events"), "global")
 
     cloud.idle()
-    assert cloud.messages(spoke, inbox) == []
+    if inbox is not None:
+        assert cloud.messages(spoke, inbox) == []
     [dead] = cloud.messages(hub, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "FAILED_TO_ASSUME_ROLE"
-
-
-def test_with_a_role_the_receiving_policy_must_admit_the_role_or_its_account(
-        cloud: Cloud) -> None:
-    hub, spoke = cloud.new_account(), cloud.new_account()
-    role = f"arn:aws:iam::{hub}:role/forwarder"
-    spoke_arn, inbox = receiving_bus(cloud, spoke, f"arn:aws:iam::{hub}:role/someone-else")
-    forwarding_role(cloud, hub, "forwarder", spoke_arn)
-    dlq_url, _ = sender(cloud, hub, {"Arn": spoke_arn, "RoleArn": role})
-
-    put(cloud.client(hub, "events"), "global")
-
-    cloud.idle()
-    assert cloud.messages(spoke, inbox) == []
-    [dead] = cloud.messages(hub, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "CROSS_ACCOUNT_INGESTION_FAILED"
-
-
-def test_a_missing_target_bus_goes_to_the_dlq_without_retries(cloud: Cloud) -> None:
-    hub = cloud.new_account()
-    missing = f"arn:aws:events:eu-west-1:{cloud.new_account()}:event-bus/gone"
-    dlq_url, _ = sender(cloud, hub, {"Arn": missing})
-
-    put(cloud.client(hub, "events"), "global")
-
-    cloud.idle()
-    [dead] = cloud.messages(hub, dlq_url)
-    assert attributes(dead)["ERROR_CODE"] == "NO_RESOURCE"
-    assert attributes(dead)["RETRY_ATTEMPTS"] == "0"
-    assert "EXHAUSTED_RETRY_CONDITION" not in attributes(dead)
+    assert json.loads(dead["Body"])["id"] == result["Entries"][0]["EventId"]
+    # Not retriable (rule-dlq.html): no retry, so no EXHAUSTED_RETRY_CONDITION either.
+    assert attributes(dead) == {
+        "RULE_ARN": rule_arn(hub, "global", "forward"), "TARGET_ARN": spoke_arn,
+        "ERROR_CODE": code, "ERROR_MESSAGE": attributes(dead)["ERROR_MESSAGE"],
+        "RETRY_ATTEMPTS": "0"}
+    assert attributes(dead)["ERROR_MESSAGE"]
 
 
 # --- Lambda ----------------------------------------------------------------------------------

@@ -3,18 +3,17 @@
 A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
 ``AWSEvents.PutRule`` or ``AWSEvents.TestEventPattern`` are handled here (JSON 1.1 in,
 JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
-validated here, then passed on. Every other request goes to moto unchanged. Two local
-routes serve the local cloud itself: ``POST /_local/lambda-routes`` and
-``GET /_local/idle?timeout=S``.
+validated here, then passed on. Every other request goes to moto unchanged. Three local
+routes serve the local cloud itself: ``POST /_local/lambda-routes``,
+``GET /_local/idle?timeout=S`` and ``GET /_local/stats``.
 
 The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
-the way moto does it (``moto.iam.models.get_account_id_from``: keys made by STS
-AssumeRole belong to the role's account).
+in the control plane (moto's: keys made by STS AssumeRole belong to the role's account).
 
->>> caller_from_authorization(
+>>> credential_of(
 ...     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/events/aws4_request, "
-...     "SignedHeaders=host, Signature=abc").region
-'eu-west-1'
+...     "SignedHeaders=host, Signature=abc")
+('AKIDEXAMPLE', 'eu-west-1')
 """
 
 from __future__ import annotations
@@ -29,18 +28,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.models import get_account_id_from
-
-from infra_bootstrap.local.router import (
-    Caller,
-    EventsApiError,
-    Router,
-    evaluate_test_event,
-    validate_pattern,
-)
-from infra_bootstrap.local.targets import BoundedCache
+from localcloud.admission import Caller
+from localcloud.cache import BoundedCache
+from localcloud.errors import AwsApiError
+from localcloud.functions import WorkerRegistry
+from localcloud.matching import evaluate_test_event, validate_pattern
+from localcloud.router import Router
+from localcloud.state import CloudState
 
 log = logging.getLogger(__name__)
 
@@ -54,60 +48,34 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_requ
 _INTERCEPTED = frozenset({"PutEvents", "PutRule", "TestEventPattern"})
 
 
-def caller_from_authorization(header: str | None, *, moto_account_header: str | None = None,
+def credential_of(header: str | None) -> tuple[str, str]:
+    """(access key, region) of a SigV4 ``Authorization`` header; ("", moto's default
+    region) without one. Pure."""
+    match = _CREDENTIAL.search(header or "")
+    return (match.group(1), match.group(2)) if match else ("", DEFAULT_REGION)
+
+
+def caller_from_authorization(header: str | None, *, state: CloudState,
+                              moto_account_header: str | None = None,
                               cache: BoundedCache | None = None) -> Caller:
-    """The signing account (and role) and region of a request.
+    """The signing account (and principal) and region of a request.
 
     Precedence as moto's own ``get_current_account``: ``MOTO_ACCOUNT_ID``, then the
     ``x-moto-account-id`` header, then the access key.
     """
-    match = _CREDENTIAL.search(header or "")
-    access_key, region = (match.group(1), match.group(2)) if match else ("", DEFAULT_REGION)
+    access_key, region = credential_of(header)
     forced = os.environ.get("MOTO_ACCOUNT_ID") or moto_account_header
     if forced:
         return Caller(forced, region)
     cached = cache.get((access_key, region)) if cache is not None else None
     if cached is not None:
         return cached
-    account = get_account_id_from(access_key) if access_key else DEFAULT_ACCOUNT_ID
-    caller = Caller(account, region, _role_of(account, access_key))
-    if cache is not None and account != DEFAULT_ACCOUNT_ID:
+    account = state.account_of_access_key(access_key)
+    caller = Caller(account, region, state.principal_of_access_key(account, access_key)
+                    if access_key else None)
+    if cache is not None and account != state.default_account:
         cache[(access_key, region)] = caller
     return caller
-
-
-def _role_of(account: str, access_key: str) -> str | None:
-    """The principal ARN of an access key, as AWS names the caller in AccessDenied
-    messages: the assumed-role session ARN
-    (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``) for STS AssumeRole keys,
-    ``arn:aws:iam::<acct>:user/<name>`` for an IAM user's key (IAM User Guide, "IAM
-    identifiers", ARNs of STS role sessions). The session comes from moto's STS data;
-    without it (another moto version), the role ARN stands in.
-    """
-    try:
-        key = get_backend("iam")[account]["aws"].access_keys.get(access_key)
-    except Exception:
-        return None
-    if key is None:
-        return None
-    role_arn = getattr(key, "role_arn", None)
-    if role_arn:
-        return _session_arn(account, access_key) or role_arn
-    user = getattr(key, "user_name", None)
-    return f"arn:aws:iam::{account}:user/{user}" if user else None
-
-
-def _session_arn(account: str, access_key: str) -> str | None:
-    """The assumed-role session ARN of an STS key, from moto's STS backend."""
-    try:
-        sessions = list(get_backend("sts")[account]["aws"].assumed_roles)
-    except Exception:  # moto's STS model changed shape: fall back to the role ARN
-        return None
-    for session in reversed(sessions):
-        if getattr(session, "access_key_id", None) == access_key:
-            arn = getattr(session, "arn", None)
-            return arn if isinstance(arn, str) else None
-    return None
 
 
 def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
@@ -118,9 +86,12 @@ def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str
 class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
-    def __init__(self, moto_app: WsgiApp, router: Router) -> None:
+    def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
+                 workers: WorkerRegistry) -> None:
         self.moto_app = moto_app
         self.router = router
+        self.state = state
+        self.workers = workers
         # Bounded: every STS AssumeRole makes a new access key.
         self._callers = BoundedCache()
 
@@ -157,13 +128,13 @@ class Gateway:
                 return None
             if action == "PutEvents":
                 caller = caller_from_authorization(
-                    environ.get("HTTP_AUTHORIZATION"),
+                    environ.get("HTTP_AUTHORIZATION"), state=self.state,
                     moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"),
                     cache=self._callers)
                 return 200, self.router.put_events(caller, request.get("Entries"))
             pattern = _required_string(request, "EventPattern")
             return 200, {"Result": evaluate_test_event(pattern, _required_string(request, "Event"))}
-        except EventsApiError as exc:
+        except AwsApiError as exc:
             return aws_error(exc.code, exc.message, exc.status)
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("%s failed", action)
@@ -177,7 +148,7 @@ class Gateway:
         if path == LAMBDA_ROUTES_PATH and method == "POST":
             try:
                 request = json.loads(_read_body(environ) or b"{}")
-                self.router.register_lambda(request["functionArn"], request["url"])
+                self.workers.register(request["functionArn"], request["url"])
             except (ValueError, KeyError, TypeError) as exc:
                 return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
             return _respond(start_response, 200, {"functionArn": request["functionArn"],
@@ -203,10 +174,10 @@ def _request_object(body: bytes) -> dict[str, Any]:
     try:
         request = json.loads(body or b"{}")
     except ValueError:
-        raise EventsApiError("SerializationException", "Request body is not valid JSON"
-                             ) from None
+        raise AwsApiError("SerializationException", "Request body is not valid JSON"
+                          ) from None
     if not isinstance(request, dict):
-        raise EventsApiError("SerializationException", "Request body must be a JSON object")
+        raise AwsApiError("SerializationException", "Request body must be a JSON object")
     return request
 
 
@@ -219,8 +190,8 @@ def _string_member(request: dict[str, Any], name: str) -> str | None:
     """
     value = request.get(name)
     if value is not None and not isinstance(value, str):
-        raise EventsApiError("SerializationException",
-                             f"{name} must be a string, not a JSON {_json_type(value)}")
+        raise AwsApiError("SerializationException",
+                          f"{name} must be a string, not a JSON {_json_type(value)}")
     return value
 
 
@@ -229,9 +200,9 @@ def _required_string(request: dict[str, Any], name: str) -> str:
     value = _string_member(request, name)
     if value is None:
         member = name[0].lower() + name[1:]
-        raise EventsApiError("ValidationException", "1 validation error detected: Value null "
-                             f"at '{member}' failed to satisfy constraint: Member must not be "
-                             "null")
+        raise AwsApiError("ValidationException", "1 validation error detected: Value null "
+                          f"at '{member}' failed to satisfy constraint: Member must not be "
+                          "null")
     return value
 
 

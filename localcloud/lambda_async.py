@@ -1,0 +1,203 @@
+"""Lambda's asynchronous invocation, as EventBridge's Lambda targets get it.
+
+EventBridge invokes Lambda asynchronously (Lambda Developer Guide, "Invoking a Lambda
+function asynchronously"): once Lambda has the event, function errors are Lambda's to
+retry, per the function's asynchronous invocation configuration, and a record of the
+outcome goes to its on-failure (or on-success) destination. Only a function that could
+not be reached on the first attempt is EventBridge's failure (its RetryPolicy and DLQ).
+
+>>> config = AsyncInvokeConfig.from_api({"MaximumRetryAttempts": 0,
+...     "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:r:1:q"}}})
+>>> config.max_retries, config.max_event_age_s, config.on_failure
+(0, 21600.0, 'arn:aws:sqs:r:1:q')
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud import arns
+from localcloud.arns import Arn
+from localcloud.delivery import (
+    CONNECTION_FAILURE,
+    INVALID_PARAMETER,
+    Delivery,
+    DeliveryFailure,
+    DeliveryReport,
+)
+from localcloud.functions import FunctionInvoker, FunctionUnreachable, InvocationResult
+from localcloud.queues import QueueSender
+from localcloud.scheduling import Scheduler
+from localcloud.state import Function
+
+# Lambda's asynchronous invocation defaults (Lambda Developer Guide, "Asynchronous
+# invocation" / "Configuring error handling for asynchronous invocation"): two retries,
+# one minute before the second attempt and two minutes before the third; events up to
+# six hours old.
+LAMBDA_DEFAULT_MAX_RETRIES = 2
+LAMBDA_DEFAULT_MAX_EVENT_AGE_S = 21600
+LAMBDA_RETRY_DELAYS_S = (60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """A function's asynchronous invocation settings (PutFunctionEventInvokeConfig)."""
+
+    max_retries: int = LAMBDA_DEFAULT_MAX_RETRIES
+    max_event_age_s: float = LAMBDA_DEFAULT_MAX_EVENT_AGE_S
+    on_failure: str | None = None
+    on_success: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any] | None) -> AsyncInvokeConfig:
+        """From PutFunctionEventInvokeConfig's shape; None: Lambda's defaults."""
+        if not raw:
+            return cls()
+        destinations = raw.get("DestinationConfig") or {}
+        return cls(
+            max_retries=int(raw.get("MaximumRetryAttempts", LAMBDA_DEFAULT_MAX_RETRIES)),
+            max_event_age_s=float(raw.get("MaximumEventAgeInSeconds",
+                                          LAMBDA_DEFAULT_MAX_EVENT_AGE_S)),
+            on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
+            on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
+        )
+
+
+def now_iso_millis() -> str:
+    """UTC now as AWS writes it in invocation records: ``2019-11-14T18:16:05.568Z``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def invocation_record(*, request_id: str, function_arn: str, condition: str,
+                      invoke_count: int, event: Any, result: InvocationResult) -> dict[str, Any]:
+    """The record Lambda sends to an asynchronous invocation destination.
+
+    Source: Lambda Developer Guide, "Capturing records of Lambda asynchronous
+    invocations" (invocation record example: version, timestamp, requestContext with
+    condition RetriesExhausted / EventAgeExceeded / Success, requestPayload,
+    responseContext, responsePayload).
+
+    >>> record = invocation_record(request_id="r", function_arn="arn:aws:lambda:r:1:function:f",
+    ...     condition="RetriesExhausted", invoke_count=3, event={"id": "e"},
+    ...     result=InvocationResult(200, {"errorMessage": "boom"}, "Unhandled"))
+    >>> record["requestContext"]["functionArn"], record["responseContext"]["functionError"]
+    ('arn:aws:lambda:r:1:function:f:$LATEST', 'Unhandled')
+    """
+    response_context: dict[str, Any] = {"statusCode": result.status,
+                                        "executedVersion": "$LATEST"}
+    if result.function_error:
+        response_context["functionError"] = result.function_error
+    return {
+        "version": "1.0",
+        "timestamp": now_iso_millis(),
+        "requestContext": {"requestId": request_id,
+                           "functionArn": f"{function_arn}:$LATEST",
+                           "condition": condition,
+                           "approximateInvokeCount": invoke_count},
+        "requestPayload": event,
+        "responseContext": response_context,
+        "responsePayload": result.payload,
+    }
+
+
+@dataclass
+class Invocation:
+    """One asynchronous invocation and its attempts so far."""
+
+    delivery: Delivery
+    target_arn: str
+    function_arn: str
+    body: str
+    event: Any
+    config: AsyncInvokeConfig
+    timeout_s: float
+    attempts: int = 0
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    accepted: float = field(default_factory=time.monotonic)
+
+
+class AsyncInvocations:
+    """Runs invocations on the scheduler's pool; retries function errors after Lambda's
+    waits; sends invocation records to destinations."""
+
+    def __init__(self, scheduler: Scheduler, invoker: FunctionInvoker, queues: QueueSender,
+                 report: DeliveryReport) -> None:
+        self.scheduler = scheduler
+        self.invoker = invoker
+        self.queues = queues
+        self.report = report
+
+    def start(self, delivery: Delivery, target: Arn, function: Function, body: str) -> None:
+        """Hand the event to Lambda; EventBridge's part ends once the first attempt ran."""
+        try:
+            event: Any = json.loads(body)
+        except ValueError:
+            event = body
+        invocation = Invocation(
+            delivery=delivery, target_arn=str(target), function_arn=function.arn, body=body,
+            event=event, config=AsyncInvokeConfig.from_api(function.async_config),
+            timeout_s=function.timeout_s)
+        self.scheduler.submit(lambda: self._attempt(invocation))
+
+    def _attempt(self, inv: Invocation) -> None:
+        inv.attempts += 1
+        try:
+            result = self.invoker.invoke(inv.target_arn, inv.body, timeout_s=inv.timeout_s,
+                                         request_id=inv.request_id)
+        except FunctionUnreachable as exc:
+            if inv.attempts == 1:
+                # Lambda never accepted the event: an EventBridge delivery failure.
+                self.report.failed(inv.delivery, DeliveryFailure(
+                    CONNECTION_FAILURE, str(exc), retriable=True))
+                return
+            result = InvocationResult(500, {"errorMessage": exc.without_location,
+                                            "errorType": "ServiceException"}, "Unhandled")
+        if inv.attempts == 1:
+            self.report.delivered(inv.delivery)
+        if not result.function_error:
+            if inv.config.on_success:
+                self._destination(inv, inv.config.on_success, "Success", result)
+            return
+        self.report.count("lambda_errors")
+        retries_done = inv.attempts - 1
+        if retries_done >= inv.config.max_retries:
+            self._gave_up(inv, "RetriesExhausted", result)
+            return
+        delay = LAMBDA_RETRY_DELAYS_S[min(retries_done, len(LAMBDA_RETRY_DELAYS_S) - 1)]
+        if self.scheduler.age(inv.accepted) + delay > inv.config.max_event_age_s:
+            self._gave_up(inv, "EventAgeExceeded", result)
+            return
+        self.report.count("retried")
+        self.scheduler.later(delay, lambda: self._attempt(inv), on_pool=True)
+
+    def _gave_up(self, inv: Invocation, condition: str, result: InvocationResult) -> None:
+        self.report.record(inv.delivery, f"lambda {condition}", json.dumps(result.payload))
+        if inv.config.on_failure:
+            self._destination(inv, inv.config.on_failure, condition, result)
+        else:
+            self.report.count("dropped")
+
+    def _destination(self, inv: Invocation, destination: str, condition: str,
+                     result: InvocationResult) -> None:
+        """Send the invocation record to an SQS destination (other kinds: not locally)."""
+        record = invocation_record(request_id=inv.request_id, function_arn=inv.function_arn,
+                                   condition=condition, invoke_count=inv.attempts,
+                                   event=inv.event, result=result)
+        try:
+            arn = arns.parse(destination)
+            if arn.service != "sqs":
+                raise DeliveryFailure(INVALID_PARAMETER, f"destination type {arn.service} "
+                                      "is not supported by the local cloud")
+            self.queues.send(arn, json.dumps(record))
+            if condition != "Success":
+                self.report.count("dead_lettered")
+        except (DeliveryFailure, ValueError) as exc:
+            self.report.count("dropped")
+            self.report.record(inv.delivery, "destination failed", str(exc))

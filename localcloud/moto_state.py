@@ -1,0 +1,225 @@
+"""The control plane in moto's in-process backends: every moto access of the data plane.
+
+moto's request threads change these models while the data plane reads them, so reads
+work on copies (rules, targets, policies, role policies, STS sessions) and rely on the
+atomicity of single dict operations in CPython. A moto model that changed shape in a new
+moto version surfaces here, as an exception from one read.
+
+>>> state = MotoState()
+>>> state.bus_exists(BusRef("999999999999", "eu-west-1", "nothing-here"))
+False
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import get_account_id_from
+
+from localcloud import arns
+from localcloud.arns import Arn, BusRef
+from localcloud.cache import BoundedCache
+from localcloud.state import ArchiveRef, Function, Queue, Role, Rule
+
+log = logging.getLogger(__name__)
+
+# moto's CreateArchive makes a rule whose one target has this in its InputTemplate.
+_ARCHIVE_ARN = re.compile(r'"archive-arn": "(arn:aws[a-z-]*:events:[^"]+)"')
+
+
+class MotoState:
+    """:class:`~localcloud.state.CloudState` on moto's backends (this process's)."""
+
+    default_account = DEFAULT_ACCOUNT_ID
+
+    def __init__(self, cache_size: int = 4096) -> None:
+        self._bus_policies = BoundedCache(cache_size)
+        self._logs_lock = threading.Lock()
+        self._services: dict[str, Any] = {}
+
+    def _backend(self, service: str, account: str, region: str) -> Any:
+        """moto's backend of a service in one account and region (the partition, for the
+        global services).
+
+        moto's ``backends[account][region]`` validates the region on every call, which
+        costs more than routing an event to a queue: an existing backend is read from
+        moto's own dicts directly (both are dict subclasses), so a reset of moto's state
+        (which empties them) is seen at once; a missing one is made by moto as usual.
+        """
+        backends = self._services.get(service)
+        if backends is None:
+            backends = self._services[service] = get_backend(service)  # type: ignore[call-overload]
+        per_account = dict.get(backends, account)
+        backend = dict.get(per_account, region) if per_account is not None else None
+        return backend if backend is not None else backends[account][region]
+
+    # -- identities -----------------------------------------------------------------------
+
+    def account_of_access_key(self, access_key: str) -> str:
+        """As moto resolves it (``moto.iam.models.get_account_id_from``): keys made by STS
+        AssumeRole belong to the role's account."""
+        return str(get_account_id_from(access_key)) if access_key else DEFAULT_ACCOUNT_ID
+
+    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
+        """The principal ARN of an access key, as AWS names the caller in AccessDenied
+        messages: the assumed-role session ARN
+        (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``) for STS AssumeRole keys,
+        ``arn:aws:iam::<acct>:user/<name>`` for an IAM user's key (IAM User Guide, "IAM
+        identifiers", ARNs of STS role sessions). The session comes from moto's STS data;
+        without it (another moto version), the role ARN stands in.
+        """
+        try:
+            key = self._backend("iam", account, arns.PARTITION).access_keys.get(access_key)
+        except Exception:
+            return None
+        if key is None:
+            return None
+        role_arn = getattr(key, "role_arn", None)
+        if role_arn:
+            return self._session_arn(account, access_key) or role_arn
+        user = getattr(key, "user_name", None)
+        return arns.iam_user(account, user) if user else None
+
+    def _session_arn(self, account: str, access_key: str) -> str | None:
+        try:
+            sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
+        except Exception:  # moto's STS model changed shape: fall back to the role ARN
+            return None
+        for session in reversed(sessions):
+            if getattr(session, "access_key_id", None) == access_key:
+                arn = getattr(session, "arn", None)
+                return arn if isinstance(arn, str) else None
+        return None
+
+    def organization_id(self, account: str) -> str | None:
+        backend = self._backend("organizations", account, arns.PARTITION)
+        try:
+            return str(backend.describe_organization()["Organization"]["Id"])
+        except Exception:  # moto raises AWSOrganizationsNotInUseException for non-members
+            return None
+
+    def role(self, role_arn: str) -> Role | None:
+        try:
+            account = arns.parse(role_arn).account
+            role = self._backend("iam", account, arns.PARTITION).get_role_by_arn(role_arn)
+        except Exception:  # moto raises IAMNotFoundException
+            return None
+        documents = list(role.policies.values())
+        for managed in list(role.managed_policies.values()):
+            for version in list(managed.versions):
+                if version.is_default:
+                    documents.append(version.document)
+        return Role(role.arn, role.assume_role_policy_document, tuple(documents))
+
+    # -- EventBridge ----------------------------------------------------------------------
+
+    def _bus(self, ref: BusRef) -> Any:
+        return self._backend("events", ref.account, ref.region).event_buses.get(ref.name)
+
+    def bus_exists(self, bus: BusRef) -> bool:
+        return self._bus(bus) is not None
+
+    def bus_policy(self, bus: BusRef) -> str | None:
+        """The bus policy JSON, rebuilt only when moto's statements change."""
+        model = self._bus(bus)
+        if model is None:
+            return None
+        statements = getattr(model, "_statements", None)
+        key = (id(model), tuple(map(id, list(statements.values()))) if statements else ())
+        policy: str | None = self._bus_policies.memo(key, lambda: model.policy)
+        return policy
+
+    def rules(self, bus: BusRef) -> list[Rule]:
+        model = self._bus(bus)
+        if model is None:
+            return []
+        rules = []
+        for rule in list(model.rules.values()):
+            try:
+                pattern = getattr(rule.event_pattern, "_raw_pattern", None)
+                rules.append(Rule(rule.name, rule.arn, rule.account_id, rule.state,
+                                  pattern or None, tuple(dict(t) for t in list(rule.targets))))
+            except Exception:  # e.g. moto's rule model changed shape: leave this rule out
+                log.exception("cannot read rule %s of %s", getattr(rule, "name", "?"), bus.arn)
+        return rules
+
+    def archive_of(self, target: Mapping[str, Any]) -> ArchiveRef | None:
+        template = (target.get("InputTransformer") or {}).get("InputTemplate", "")
+        match = _ARCHIVE_ARN.search(template)
+        if match is None:
+            return None
+        try:
+            arn = arns.parse(match.group(1))
+            name, archive_uuid = arns.archive_parts(arn)
+        except ValueError:
+            return None
+        return ArchiveRef(arn.region, arn.account, name, archive_uuid)
+
+    def archive_event(self, archive: ArchiveRef, envelope: Mapping[str, Any]) -> bool:
+        model = self._backend("events", archive.account, archive.region).archives.get(archive.name)
+        if model is None or model.uuid != archive.uuid:
+            return False
+        events: list[Any] = model.events
+        events.append(dict(envelope))
+        return True
+
+    # -- CloudWatch Logs --------------------------------------------------------------------
+
+    def log_group_exists(self, region: str, account: str, group: str) -> bool:
+        return group in self._backend("logs", account, region).groups
+
+    def logs_resource_policies(self, region: str, account: str) -> tuple[str, ...]:
+        policies = self._backend("logs", account, region).resource_policies
+        return tuple(p.policy_document for p in list(policies.values()))
+
+    def append_log_event(self, region: str, account: str, group: str, stream: str,
+                         message: str) -> None:
+        model = self._backend("logs", account, region).groups[group]
+        with self._logs_lock:
+            log_stream = model.streams.get(stream)
+            if log_stream is None:
+                model.create_log_stream(stream)
+                log_stream = model.streams[stream]
+            log_stream.put_log_events([{"timestamp": int(time.time() * 1000),
+                                        "message": message}])
+
+    # -- SQS --------------------------------------------------------------------------------
+
+    def queue(self, arn: Arn) -> Queue | None:
+        model = self._backend("sqs", arn.account, arn.region).queues.get(arn.resource)
+        return None if model is None else Queue(model.name, model.policy)
+
+    def send_message(self, arn: Arn, body: str, *, attributes: Mapping[str, str],
+                     group_id: str | None, deduplication_id: str | None) -> None:
+        message_attributes = {name: {"DataType": "String", "StringValue": value}
+                              for name, value in attributes.items()}
+        self._backend("sqs", arn.account, arn.region).send_message(
+            queue_name=arn.resource, message_body=body,
+            message_attributes=message_attributes or None,
+            group_id=group_id, deduplication_id=deduplication_id)
+
+    # -- Lambda -----------------------------------------------------------------------------
+
+    def function(self, arn: Arn) -> Function | None:
+        backend = self._backend("lambda", arn.account, arn.region)
+        name, qualifier = arns.function_name(arn)
+        try:
+            function = backend.get_function(name, qualifier)
+        except Exception:  # moto raises UnknownFunctionException
+            return None
+        try:
+            policy = json.loads(backend.get_policy(name, qualifier))["Policy"]
+        except Exception:  # no statements -> moto raises GenericResourcNotFound
+            policy = None
+        configs = getattr(function, "event_invoke_config", None) or []
+        return Function(arn=function.function_arn,
+                        timeout_s=float(getattr(function, "timeout", 3) or 3),
+                        policy=policy, async_config=configs[-1].config if configs else None)

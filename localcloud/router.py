@@ -1,0 +1,194 @@
+"""The local EventBridge data plane: PutEvents in, matched rules, deliveries out.
+
+The router orchestrates; each job is its own module: admission (validation, caller, bus,
+bus policies), matching (rules and patterns), scheduling (routing thread, pool, timers),
+the target kinds (bus, log group, SQS, Lambda, archive), Lambda's asynchronous
+invocation, and RetryPolicy / dead-letter queues. The control plane is read through a
+:class:`~localcloud.state.CloudState` (moto's backends by default), and Lambda functions
+are run through a :class:`~localcloud.functions.FunctionInvoker` (worker processes by
+default). docs/local-cloud.md lists every rule followed, with its AWS source.
+
+>>> router = Router()
+>>> answer = router.put_events(Caller("222222222222", "eu-west-1"), [
+...     {"Source": "order-service", "DetailType": "Order.Created", "Detail": "{}"}])
+>>> answer["FailedEntryCount"], router.wait_idle(5), router.stats["routed"]
+(0, True, 1)
+>>> router.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from localcloud import arns
+from localcloud.admission import Admission, BusRef, Caller
+from localcloud.cache import BoundedCache
+from localcloud.config import RouterConfig
+from localcloud.delivery import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER,
+    Delivery,
+    DeliveryFailure,
+)
+from localcloud.envelope import RoutedEvent
+from localcloud.functions import FunctionInvoker, WorkerRegistry
+from localcloud.lambda_async import AsyncInvocations
+from localcloud.matching import RuleMatcher
+from localcloud.moto_state import MotoState
+from localcloud.queues import QueueSender
+from localcloud.retries import DeadLetters, RetryIn, next_attempt
+from localcloud.scheduling import Scheduler
+from localcloud.state import CloudState
+from localcloud.targets.archive import ArchiveTarget
+from localcloud.targets.base import TargetKind
+from localcloud.targets.bus import EventBusTarget
+from localcloud.targets.function import FunctionTarget
+from localcloud.targets.log_group import LogGroupTarget
+from localcloud.targets.queue import QueueTarget
+
+__all__ = ["Caller", "Router", "RouterConfig"]
+
+log = logging.getLogger(__name__)
+
+STATS = ("accepted", "failed_entries", "routed", "delivered", "retried", "dead_lettered",
+         "dropped", "lambda_errors")
+
+
+class Router:
+    """Routes events between buses: asynchronous, at-least-once, one bus->bus hop.
+
+    ``put_events`` validates and admits entries, then queues them and returns: no target
+    runs before it returns (EventBridge delivers asynchronously). One routing thread
+    matches rules and writes in-memory targets (buses, log groups, SQS); Lambda
+    invocations run on a thread pool, so a slow function never blocks routing.
+    """
+
+    def __init__(self, config: RouterConfig | None = None, *, state: CloudState | None = None,
+                 invoker: FunctionInvoker | None = None) -> None:
+        self.config = config = config or RouterConfig()
+        self.state: CloudState = state or MotoState(config.cache_size)
+        self.invoker: FunctionInvoker = invoker or WorkerRegistry()
+        self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
+        self.failures: deque[dict[str, Any]] = deque(maxlen=config.max_recorded_failures)
+        self._stats_lock = threading.Lock()
+        # Bounded memos: keys hold caller-chosen sources, detail types and policy texts.
+        decisions = BoundedCache(config.cache_size)
+        self.scheduler = Scheduler(time_scale=config.time_scale,
+                                   pool_size=config.lambda_concurrency)
+        self.admission = Admission(self.state, decisions)
+        self.matcher = RuleMatcher(config.cache_size)
+        queues = QueueSender(self.state, config.cache_size)
+        self.dead_letters = DeadLetters(queues)
+        invocations = AsyncInvocations(self.scheduler, self.invoker, queues, report=self)
+        self.targets: tuple[TargetKind, ...] = (
+            EventBusTarget(self.state, self.admission, decisions, forward=self._forward),
+            LogGroupTarget(self.state, config.cache_size),
+            QueueTarget(queues),
+            FunctionTarget(self.state, self.invoker, invocations, decisions),
+            ArchiveTarget(self.state),
+        )
+
+    # -- public API -------------------------------------------------------------------
+
+    def put_events(self, caller: Caller, entries: Any) -> dict[str, Any]:
+        """PutEvents semantics; returns the response body (Entries, FailedEntryCount)."""
+        results, accepted = self.admission.admit(
+            caller, entries, room=self.config.max_pending - self.scheduler.pending)
+        failed = len(results) - len(accepted)
+        self.count("accepted", len(accepted))
+        self.count("failed_entries", failed)
+        for bus, event in accepted:
+            self._forward(bus, event)
+        return {"FailedEntryCount": failed, "Entries": results}
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no event is queued, being delivered or waiting for a retry."""
+        return self.scheduler.wait_idle(timeout)
+
+    @property
+    def pending(self) -> int:
+        return self.scheduler.pending
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+    # -- routing ------------------------------------------------------------------------
+
+    def _forward(self, bus: BusRef, event: RoutedEvent) -> None:
+        """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
+        self.scheduler.enqueue(lambda: self._route(bus, event))
+
+    def _route(self, bus: BusRef, event: RoutedEvent) -> None:
+        """Match the event against the bus's enabled rules and deliver to their targets."""
+        if not self.state.bus_exists(bus):
+            return
+        self.count("routed")
+        for rule in self.matcher.matching(self.state.rules(bus), event.envelope):
+            for target in rule.targets:
+                self._deliver(Delivery(event, rule.arn, rule.account, target))
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            arn = arns.parse(delivery.target_arn)
+            kind = next((k for k in self.targets if k.accepts(arn)), None)
+            if kind is None:
+                raise DeliveryFailure(INVALID_PARAMETER, f"target type {arn.service} is "
+                                      "not supported by the local cloud")
+            delivered_now = kind.deliver(delivery, arn)
+        except DeliveryFailure as failure:
+            self.failed(delivery, failure)
+            return
+        except ValueError as exc:
+            self.failed(delivery, DeliveryFailure(INVALID_PARAMETER, str(exc)))
+            return
+        except Exception as exc:
+            # Not a target error but ours (e.g. a moto model changed shape): this target
+            # fails with AWS's INTERNAL_ERROR code (rule-dlq.html), the others still run.
+            log.exception("delivery of %s to %s crashed", delivery.event.id,
+                          delivery.target_arn)
+            self.failed(delivery, DeliveryFailure(
+                INTERNAL_ERROR, f"local data plane error: {type(exc).__name__}: {exc}"))
+            return
+        if delivered_now:
+            self.delivered(delivery)
+
+    # -- outcomes (the DeliveryReport of the target kinds) ----------------------------------
+
+    def delivered(self, delivery: Delivery) -> None:
+        self.count("delivered")
+
+    def failed(self, delivery: Delivery, failure: DeliveryFailure) -> None:
+        """Retry per the target's RetryPolicy, then its DeadLetterConfig, else drop."""
+        plan = next_attempt(delivery.target.get("RetryPolicy"), retries=delivery.retries,
+                            age_s=self.scheduler.age(delivery.started),
+                            retriable=failure.retriable,
+                            backoff_base_s=self.config.eb_backoff_base_s,
+                            backoff_cap_s=self.config.eb_backoff_cap_s)
+        if isinstance(plan, RetryIn):
+            delivery.retries += 1
+            self.count("retried")
+            self.scheduler.later(plan.delay_s, lambda: self._deliver(delivery), on_pool=False)
+            return
+        self.record(delivery, failure.code, failure.message)
+        try:
+            sent = self.dead_letters.send(delivery, failure, plan.condition)
+        except (DeliveryFailure, ValueError) as exc:
+            self.count("dropped")
+            self.record(delivery, "DLQ failed", str(exc))
+            return
+        self.count("dead_lettered" if sent else "dropped")
+
+    def count(self, stat: str, amount: int = 1) -> None:
+        """Add to a statistic; request, routing and Lambda threads all count."""
+        with self._stats_lock:
+            self.stats[stat] += amount
+
+    def record(self, delivery: Delivery, code: str, message: str) -> None:
+        self.failures.append({"eventId": delivery.event.id, "ruleArn": delivery.rule_arn,
+                              "targetArn": delivery.target.get("Arn"),
+                              "code": code, "message": message})
+        log.info("delivery of %s to %s failed: %s %s", delivery.event.id,
+                 delivery.target.get("Arn"), code, message)

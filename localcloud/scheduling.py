@@ -1,0 +1,152 @@
+"""When the data plane's work runs: one routing thread, a thread pool, and timers.
+
+Routing and in-memory deliveries run in order on one thread; Lambda invocations run on a
+pool, so a slow function never blocks routing; retries wait on a timer thread, their
+delays given in AWS seconds and scaled to local time. Every piece of work is counted from
+the moment it is queued until it finished, so ``wait_idle`` knows when nothing is left.
+
+>>> done = []
+>>> scheduler = Scheduler(time_scale=1 / 1000, pool_size=2)
+>>> scheduler.enqueue(lambda: done.append("routed"))
+>>> scheduler.later(60, lambda: done.append("retried"), on_pool=True)   # 60 ms here
+>>> scheduler.wait_idle(10), done
+(True, ['routed', 'retried'])
+>>> scheduler.stop()
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], None]
+
+
+class Scheduler:
+    """The routing thread, the pool and the timers of one data plane."""
+
+    def __init__(self, *, time_scale: float, pool_size: int) -> None:
+        self.time_scale = time_scale
+        self._work: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._timers: list[tuple[float, int, Work, bool]] = []
+        self._timer_seq = itertools.count()
+        self._timer_wake = threading.Condition()
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="local-lambda")
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._route_loop, name="local-router",
+                                          daemon=True),
+                         threading.Thread(target=self._timer_loop, name="local-router-timers",
+                                          daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    # -- what callers use -------------------------------------------------------------
+
+    def enqueue(self, work: Work) -> None:
+        """Run ``work`` on the routing thread, after everything queued before it."""
+        self._acquire()
+        self._work.put(work)
+
+    def submit(self, work: Work) -> None:
+        """Run ``work`` on the pool (nothing runs once the scheduler is stopped)."""
+        self._acquire()
+
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("lambda delivery crashed")
+            finally:
+                self._release()
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # pool shut down
+            self._release()
+
+    def later(self, delay_aws_s: float, work: Work, *, on_pool: bool) -> None:
+        """Run ``work`` after an AWS-time delay, scaled to local time, on the pool or the
+        routing thread."""
+        self._acquire()
+        due = time.monotonic() + delay_aws_s * self.time_scale
+        with self._timer_wake:
+            heapq.heappush(self._timers, (due, next(self._timer_seq), work, on_pool))
+            self._timer_wake.notify()
+
+    def age(self, started: float) -> float:
+        """Seconds since ``started`` (a ``time.monotonic()``) in AWS time."""
+        return (time.monotonic() - started) / self.time_scale
+
+    @property
+    def pending(self) -> int:
+        """Work queued, running or waiting for its timer."""
+        return self._pending
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no work is queued, running or waiting for a timer."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def stop(self) -> None:
+        """Stop the threads; work still queued or waiting never runs."""
+        self._stopping = True
+        self._work.put(None)
+        with self._timer_wake:
+            self._timer_wake.notify()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- accounting and threads ---------------------------------------------------------
+
+    def _acquire(self) -> None:
+        with self._idle:
+            self._pending += 1
+
+    def _release(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def _route_loop(self) -> None:
+        while True:
+            work = self._work.get()
+            if work is None:
+                return
+            try:
+                work()
+            except Exception:
+                log.exception("routing crashed")
+            finally:
+                self._release()
+
+    def _timer_loop(self) -> None:
+        while not self._stopping:
+            with self._timer_wake:
+                while not self._stopping and (
+                        not self._timers or self._timers[0][0] > time.monotonic()):
+                    wait = self._timers[0][0] - time.monotonic() if self._timers else None
+                    self._timer_wake.wait(wait)
+                if self._stopping:
+                    return
+                _, _, work, on_pool = heapq.heappop(self._timers)
+            # The timer's own hold is handed over to the queue or pool, then released.
+            if on_pool:
+                self.submit(work)
+            else:
+                self.enqueue(work)
+            self._release()
