@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -74,5 +75,23 @@ def build_event(entry: Mapping[str, Any], detail: dict[str, Any], *, account: st
         "resources": list(entry.get("Resources") or []),
         "detail": detail,
     }
-    return RoutedEvent(envelope, json.dumps(envelope, separators=(",", ":"),
-                                            ensure_ascii=False))
+    return RoutedEvent(envelope, serialize(envelope))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def serialize(envelope: Mapping[str, Any]) -> str:
+    """Compact JSON of the envelope that every target can encode as UTF-8.
+
+    A lone surrogate (JSON ``"\\ud800"`` in a Detail) is valid JSON but no UTF-8 text: it
+    stays a ``\\uXXXX`` escape in the JSON, so a Lambda worker, a log write or an SQS
+    body never meets a UnicodeEncodeError (an accepted event once vanished that way).
+
+    >>> serialize({"s": chr(0xD800), "t": "é"})
+    '{"s":"\\\\ud800","t":"é"}'
+    """
+    raw = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    if _LONE_SURROGATE.search(raw) is None:
+        return raw
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", raw)

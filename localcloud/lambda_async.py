@@ -15,6 +15,7 @@ not be reached on the first attempt is EventBridge's failure (its RetryPolicy an
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ from localcloud.functions import FunctionInvoker, FunctionUnreachable, Invocatio
 from localcloud.queues import QueueSender
 from localcloud.scheduling import Scheduler
 from localcloud.state import Function
+
+log = logging.getLogger(__name__)
 
 # Lambda's asynchronous invocation defaults (Lambda Developer Guide, "Asynchronous
 # invocation" / "Configuring error handling for asynchronous invocation"): two retries,
@@ -147,6 +150,16 @@ class AsyncInvocations:
         self.scheduler.submit(lambda: self._attempt(invocation))
 
     def _attempt(self, inv: Invocation) -> None:
+        """One attempt; whatever goes wrong ends as a retry, a destination record or a
+        counted and logged drop."""
+        try:
+            self._try(inv)
+        except Exception as exc:
+            log.exception("asynchronous invocation %s crashed", inv.request_id)
+            self.report.count("dropped")
+            self.report.record(inv.delivery, "lambda crashed", f"{type(exc).__name__}: {exc}")
+
+    def _try(self, inv: Invocation) -> None:
         inv.attempts += 1
         try:
             result = self.invoker.invoke(inv.target_arn, inv.body, timeout_s=inv.timeout_s,
@@ -158,6 +171,13 @@ class AsyncInvocations:
                     CONNECTION_FAILURE, str(exc), retriable=True))
                 return
             result = InvocationResult(500, {"errorMessage": exc.without_location,
+                                            "errorType": "ServiceException"}, "Unhandled")
+        except Exception as exc:
+            # The local runtime failed, not the function: Lambda answers such an attempt
+            # with a ServiceException, and its async retries and destinations apply.
+            log.exception("invocation %s of %s failed locally", inv.request_id,
+                          inv.function_arn)
+            result = InvocationResult(500, {"errorMessage": f"{type(exc).__name__}: {exc}",
                                             "errorType": "ServiceException"}, "Unhandled")
         if inv.attempts == 1:
             self.report.delivered(inv.delivery)
@@ -198,6 +218,6 @@ class AsyncInvocations:
             self.queues.send(arn, json.dumps(record))
             if condition != "Success":
                 self.report.count("dead_lettered")
-        except (DeliveryFailure, ValueError) as exc:
+        except Exception as exc:  # refused or crashed: counted and logged, never silent
             self.report.count("dropped")
-            self.report.record(inv.delivery, "destination failed", str(exc))
+            self.report.record(inv.delivery, "destination failed", f"{type(exc).__name__}: {exc}")

@@ -54,7 +54,7 @@ __all__ = ["Caller", "Router", "RouterConfig"]
 log = logging.getLogger(__name__)
 
 STATS = ("accepted", "failed_entries", "routed", "delivered", "retried", "dead_lettered",
-         "dropped", "lambda_errors")
+         "dropped", "lambda_errors", "unknown_bus")
 
 
 class Router:
@@ -122,11 +122,21 @@ class Router:
         self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
 
     def _route(self, bus: BusRef, event: RoutedEvent) -> None:
-        """Match the event against the bus's enabled rules and deliver to their targets."""
-        if not self.state.bus_exists(bus):
+        """Match the event against the bus's enabled rules and deliver to their targets.
+
+        Nothing accepted is lost silently: an event whose bus is gone by now, or whose
+        rules cannot be read, is a counted and logged drop."""
+        try:
+            if not self.state.bus_exists(bus):
+                self.drop(event, "unknown_bus", f"event bus {bus.arn} does not exist")
+                return
+            self.count("routed")
+            matched = self.matcher.matching(self.state.rules(bus), event.envelope)
+        except Exception as exc:
+            log.exception("routing of %s on %s crashed", event.id, bus.arn)
+            self.drop(event, "dropped", f"routing failed: {type(exc).__name__}: {exc}")
             return
-        self.count("routed")
-        for rule in self.matcher.matching(self.state.rules(bus), event.envelope):
+        for rule in matched:
             for target in rule.targets:
                 self._deliver(Delivery(event, rule.arn, rule.account, target))
 
@@ -161,7 +171,18 @@ class Router:
         self.count("delivered")
 
     def failed(self, delivery: Delivery, failure: DeliveryFailure) -> None:
-        """Retry per the target's RetryPolicy, then its DeadLetterConfig, else drop."""
+        """Retry per the target's RetryPolicy, then its DeadLetterConfig, else drop; a
+        crash on the way is a counted and logged drop, never a silent loss."""
+        try:
+            self._retry_or_dead_letter(delivery, failure)
+        except Exception as exc:
+            log.exception("failure handling of %s to %s crashed", delivery.event.id,
+                          delivery.target_arn)
+            self.count("dropped")
+            self.record(delivery, failure.code,
+                        f"{failure.message}; then {type(exc).__name__}: {exc}")
+
+    def _retry_or_dead_letter(self, delivery: Delivery, failure: DeliveryFailure) -> None:
         plan = next_attempt(delivery.target.get("RetryPolicy"), retries=delivery.retries,
                             age_s=self.scheduler.age(delivery.started),
                             retriable=failure.retriable,
@@ -175,9 +196,9 @@ class Router:
         self.record(delivery, failure.code, failure.message)
         try:
             sent = self.dead_letters.send(delivery, failure, plan.condition)
-        except (DeliveryFailure, ValueError) as exc:
+        except Exception as exc:  # the DLQ refused or crashed: the event is dropped, said so
             self.count("dropped")
-            self.record(delivery, "DLQ failed", str(exc))
+            self.record(delivery, "DLQ failed", f"{type(exc).__name__}: {exc}")
             return
         self.count("dead_lettered" if sent else "dropped")
 
@@ -185,6 +206,13 @@ class Router:
         """Add to a statistic; request, routing and Lambda threads all count."""
         with self._stats_lock:
             self.stats[stat] += amount
+
+    def drop(self, event: RoutedEvent, stat: str, message: str) -> None:
+        """Count and log an event dropped before any delivery (``/_local/stats``)."""
+        self.count(stat)
+        self.failures.append({"eventId": event.id, "ruleArn": None, "targetArn": None,
+                              "code": stat, "message": message})
+        log.warning("event %s dropped: %s", event.id, message)
 
     def record(self, delivery: Delivery, code: str, message: str) -> None:
         self.failures.append({"eventId": delivery.event.id, "ruleArn": delivery.rule_arn,
