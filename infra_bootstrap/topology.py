@@ -123,10 +123,25 @@ def load_stage(stage: str = LOCAL_STAGE, path: Path | str | None = None) -> Stag
 def _read_stages(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise TopologyError(f"{path}: file not found")
+    if path.is_dir():
+        raise TopologyError(f"{path}: is a directory, not a topology file")
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise TopologyError(f"{path.name}: not UTF-8 (UTF-16?): TOML files are UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TopologyError(f"{path.name}: not UTF-8: byte 0x{data[exc.start]:02x} at "
+                            f"offset {exc.start}") from None
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TopologyError(f"{path.name}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise TopologyError(f"{path.name}: nested too deeply to be a topology") from None
     _only_keys(document, {"stages"}, path.name)
     stages = document.get("stages", {})
     if not isinstance(stages, dict):

@@ -189,3 +189,36 @@ def test_without_stage_local_in_the_repository_file_it_is_unknown(
 
     with pytest.raises(TopologyError, match=r"no stage 'local' \(stages defined: prod\)"):
         load_stage("local")
+
+
+CORRUPT_FILES = {
+    "non-UTF-8 bytes": (b"[stages.s]\nregion = \"eu-\xff\"\n", "not UTF-8: byte 0xff"),
+    "UTF-16 with a byte order mark": ("[stages.s]\n".encode("utf-16"), "not UTF-8 (UTF-16?)"),
+    "UTF-16 without a byte order mark": ("[stages.s]\n".encode("utf-16-le"),
+                                         "not UTF-8 (UTF-16?)"),
+    "arrays nested 100,000 deep": (b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+                                   "nested too deeply"),
+    "inline tables nested 100,000 deep": (b"x = " + b"{a=" * 100_000 + b"1"
+                                          + b"}" * 100_000 + b"\n", "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT_FILES))
+def test_a_corrupt_topology_file_is_one_line_and_exit_code_2(case: str, tmp_path: Path) -> None:
+    data, expected = CORRUPT_FILES[case]
+    path = tmp_path / "topology.toml"
+    path.write_bytes(data)
+
+    code, stdout, stderr = _run(["plan", "--config", str(path), "--stage", "s"])
+
+    assert (code, stdout) == (2, "")
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("error: topology.toml: ")
+    assert expected in stderr
+
+
+def test_a_directory_given_as_the_topology_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    code, stdout, stderr = _run(["plan", "--config", str(tmp_path), "--stage", "s"])
+
+    assert (code, stdout) == (2, "")
+    assert stderr == f"error: {tmp_path}: is a directory, not a topology file\n"
