@@ -288,10 +288,14 @@ class Admission:
         accepted: list[tuple[BusRef, RoutedEvent]] = []
         org_ids: dict[str, str | None] = {}
         for entry in entries:
-            bus = resolve_bus(entry.get("EventBusName"), caller)
-            if not self.state.bus_exists(bus):
-                # An unknown bus fails the call, never a silent drop (AWS answers
-                # ResourceNotFoundException "Event bus <name> does not exist.").
+            name_or_arn = entry.get("EventBusName")
+            bus = resolve_bus(name_or_arn, caller)
+            if not self.state.bus_exists(bus) and arns.parse_event_bus(name_or_arn or "") \
+                    is not None:
+                # An unknown bus ARN fails the call (ResourceNotFoundException "Event bus
+                # <name> does not exist."). An unknown bus *name* in the caller's account
+                # is accepted with an EventId and dropped, as AWS does (recorded
+                # behaviour); the router counts the drop as unknown_bus and logs it.
                 raise AwsApiError("ResourceNotFoundException",
                                   f"Event bus {bus.name} does not exist.")
             detail, error = check_entry(entry)

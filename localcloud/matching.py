@@ -23,7 +23,12 @@ from typing import Any
 
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
-from localcloud.patterns import EventPattern, InvalidEventPattern, compile_pattern
+from localcloud.patterns import (
+    EventPattern,
+    InvalidEventPattern,
+    compile_pattern,
+    expand_dotted_keys,
+)
 from localcloud.state import Rule
 
 log = logging.getLogger(__name__)
@@ -32,8 +37,10 @@ log = logging.getLogger(__name__)
 # any events"); a rule enabled with CloudTrail management events matches custom events too.
 ENABLED_STATES = frozenset({"ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
 # TestEventPattern: "the following fields are mandatory: id, account, source, time,
-# region, resources, detail-type" (EventBridge API Reference, TestEventPattern).
-_TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+# region, resources, detail-type" (EventBridge API Reference, TestEventPattern); yet AWS
+# accepts events without ``resources`` (the AWS-recorded TestEventPattern corpora of
+# moto and event-ruler omit it in most cases), so only the others are required here.
+_TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
 
 
 # EventPattern: at most 4,096 characters in the API's model (botocore events
@@ -83,7 +90,7 @@ def evaluate_test_event(pattern: str, event: str) -> bool:
         parsed = None
     if not isinstance(parsed, dict) or any(k not in parsed for k in _TEST_EVENT_FIELDS):
         raise AwsApiError("ValidationException", "Parameter Event is not valid.")
-    return compiled.matches(parsed)
+    return compiled.matches(expand_dotted_keys(parsed))
 
 
 class RuleMatcher:
@@ -95,12 +102,13 @@ class RuleMatcher:
     def matching(self, rules: list[Rule], envelope: Mapping[str, Any]) -> list[Rule]:
         """The enabled rules whose pattern matches ``envelope``, in rule order."""
         matched = []
+        expanded = expand_dotted_keys(envelope)
         for rule in rules:
             try:
                 if rule.state not in ENABLED_STATES:
                     continue
                 pattern = self.pattern(rule.pattern)
-                if pattern is not None and pattern.matches(envelope):
+                if pattern is not None and pattern.matches(expanded):
                     matched.append(rule)
             except Exception:  # a surprise in one rule must not stop the others
                 log.exception("cannot match rule %s", rule.arn)

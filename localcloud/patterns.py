@@ -16,6 +16,9 @@ Sources (EventBridge User Guide) cited below by short name:
 - [operators] "Comparison operators for use in event patterns in Amazon EventBridge"
               (eb-create-pattern-operators.html)
 - [arrays]    "Arrays in Amazon EventBridge event patterns" (eb-event-patterns-arrays.html)
+- [considerations] "Creating event patterns", section "Considerations when creating event
+              patterns" (eb-create-pattern.html): dot is the joining character of field
+              names, so dotted and nested names are the same field, in patterns and events.
 - [ruler]     aws/event-ruler, the open-source matcher those pages describe: README.md and
               JsonRuleCompiler.java give the validation rules and the exact error texts that
               PutRule returns as InvalidEventPatternException ("Event pattern is not valid.
@@ -40,7 +43,7 @@ from localcloud.wildcards import (
     parse_wildcard,
 )
 
-__all__ = ["EventPattern", "InvalidEventPattern", "compile_pattern"]
+__all__ = ["EventPattern", "InvalidEventPattern", "compile_pattern", "expand_dotted_keys"]
 
 
 class InvalidEventPattern(ValueError):
@@ -327,7 +330,12 @@ def _compile_object(pattern: Mapping, in_or: bool) -> ObjectMatcher:
         if in_or and name in _RESERVED_IN_OR:
             raise InvalidEventPattern(
                 f"{name} is Ruler reserved fieldName which cannot be used inside $or.")
-        if isinstance(spec, Mapping):
+        if "." in name:
+            # [considerations]: dot is the joining character, so {"state.status": [..]}
+            # is {"state": {"status": [..]}}; events are expanded alike (expand_dotted_keys).
+            head, rest = name.split(".", 1)
+            fields.append((head, _nested_field(_compile_object({rest: spec}, in_or))))
+        elif isinstance(spec, Mapping):
             fields.append((name, _nested_field(_compile_object(spec, in_or))))
         elif isinstance(spec, list):
             fields.append((name, _compile_leaf(spec)))
@@ -754,6 +762,59 @@ class EventPattern:
 
     def __repr__(self) -> str:
         return f"EventPattern({json.dumps(self.pattern, separators=(',', ':'))})"
+
+
+def expand_dotted_keys(event: Any) -> Any:
+    """The event with every dotted field name nested, as EventBridge joins names with dots
+    ([considerations]); the same object when no name holds a dot (the usual case).
+
+    A dotted name whose head is already a value of another kind than an object stays as
+    it is (the two cannot both be nested).
+
+    >>> expand_dotted_keys({"detail": {"state.status": "running", "state": {"code": 16}}})
+    {'detail': {'state': {'status': 'running', 'code': 16}}}
+    """
+    if isinstance(event, Mapping):
+        expanded: dict[str, Any] | None = None
+        for key, value in event.items():
+            inner = expand_dotted_keys(value)
+            if "." in key or inner is not value:
+                expanded = {}
+                break
+        if expanded is None:
+            return event
+        for key, value in event.items():
+            _put_path(expanded, key, expand_dotted_keys(value))
+        return expanded
+    if isinstance(event, list):
+        items = [expand_dotted_keys(item) for item in event]
+        return items if any(a is not b for a, b in zip(items, event, strict=True)) else event
+    return event
+
+
+def _put_path(target: dict[str, Any], key: str, value: Any) -> None:
+    head, dot, rest = key.partition(".")
+    if not dot or not head or not rest:
+        _merge(target, key, value)
+        return
+    existing = target.get(head, _MISSING)
+    if existing is _MISSING:
+        existing = target[head] = {}
+    if not isinstance(existing, dict):
+        _merge(target, key, value)  # "a": 5 and "a.b": 1 cannot both nest
+        return
+    existing = target[head] = dict(existing)  # never change the caller's event
+    _put_path(existing, rest, value)
+
+
+def _merge(target: dict[str, Any], key: str, value: Any) -> None:
+    existing = target.get(key, _MISSING)
+    if isinstance(existing, dict) and isinstance(value, dict):
+        merged = target[key] = dict(existing)
+        for inner_key, inner_value in value.items():
+            _merge(merged, inner_key, inner_value)
+    else:
+        target[key] = value
 
 
 def _reject_constant(name: str) -> Any:

@@ -100,3 +100,25 @@ def test_a_trace_header_over_500_characters_fails_the_call(cloud: Cloud) -> None
 
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert "entries.1.member.traceHeader" in raised.value.response["Error"]["Message"]
+
+
+def test_test_event_pattern_accepts_an_event_without_resources(cloud: Cloud) -> None:
+    events = cloud.client(cloud.new_account(), "events")
+    event = json.loads(EVENT)
+    del event["resources"]
+
+    answer = events.test_event_pattern(EventPattern=json.dumps({"source": ["s"]}),
+                                       Event=json.dumps(event))
+
+    assert answer["Result"] is True
+
+
+def test_test_event_pattern_matches_dotted_names_against_nested_ones(cloud: Cloud) -> None:
+    events = cloud.client(cloud.new_account(), "events")
+    event = {**json.loads(EVENT), "detail": {"state.status": "running"}}
+
+    answer = events.test_event_pattern(
+        EventPattern=json.dumps({"detail": {"state": {"status": ["running"]}}}),
+        Event=json.dumps(event))
+
+    assert answer["Result"] is True

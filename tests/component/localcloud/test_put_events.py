@@ -55,13 +55,26 @@ def test_the_publishing_account_comes_from_the_signing_credentials(cloud: Cloud)
     assert json.loads(body)["account"] == account
 
 
-def test_a_bus_named_without_arn_is_the_callers_own(cloud: Cloud) -> None:
+def test_a_bus_named_without_arn_is_the_callers_own_and_an_unknown_name_drops_the_event(
+        cloud: Cloud) -> None:
+    # AWS answers success with an EventId and drops the event (recorded behaviour); the
+    # local cloud counts the drop (unknown_bus) and logs it.
     owner, other = cloud.new_account(), cloud.new_account()
     cloud.bus(owner, "shared-name")
-    with pytest.raises(ClientError) as raised:
-        put(cloud.client(other, "events"), "shared-name")
-    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert raised.value.response["Error"]["Message"] == "Event bus shared-name does not exist."
+    url = capture(cloud, owner, "shared-name")
+    router = cloud.endpoint.router
+    assert router is not None
+    before = router.stats["unknown_bus"]
+
+    result = put(cloud.client(other, "events"), "shared-name")
+
+    cloud.idle()
+    assert result["FailedEntryCount"] == 0
+    assert UUID.match(result["Entries"][0]["EventId"])
+    assert bodies(cloud, owner, url) == []
+    assert router.stats["unknown_bus"] >= before + 1
+    assert any(f["eventId"] == result["Entries"][0]["EventId"] and f["code"] == "unknown_bus"
+               for f in router.failures)
 
 
 def test_an_unknown_bus_arn_fails_the_call_instead_of_dropping_events(cloud: Cloud) -> None:

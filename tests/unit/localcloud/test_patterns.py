@@ -13,7 +13,14 @@ import json
 import pytest
 
 from localcloud import patterns
-from localcloud.patterns import EventPattern, InvalidEventPattern, compile_pattern
+from localcloud.matching import RuleMatcher
+from localcloud.patterns import (
+    EventPattern,
+    InvalidEventPattern,
+    compile_pattern,
+    expand_dotted_keys,
+)
+from localcloud.state import Rule
 
 
 def envelope(**detail: object) -> dict:
@@ -641,3 +648,35 @@ class TestValidation:
     ])
     def test_valid_edge_patterns_compile(self, pattern: dict) -> None:
         assert isinstance(compile_pattern(pattern), EventPattern)
+
+
+# --- dot-joined field names ([considerations] in localcloud/patterns.py) -------------------
+
+DOTTED_PATTERNS = [{"detail": {"state": {"status": ["running"]}}},
+                   {"detail": {"state.status": ["running"]}}]
+DOTTED_EVENTS = [{"detail": {"state": {"status": "running"}}},
+                 {"detail": {"state.status": "running"}}]
+
+
+@pytest.mark.parametrize("pattern", DOTTED_PATTERNS)
+@pytest.mark.parametrize("event", DOTTED_EVENTS)
+def test_dotted_and_nested_field_names_are_the_same_field_as_aws_documents(
+        pattern: dict, event: dict) -> None:
+    rule = Rule("r", "arn:aws:events:eu-west-1:1:rule/r", "1", "ENABLED",
+                json.dumps(pattern), ())
+    other = {"detail": {"state": {"status": "stopped"}}}
+
+    assert RuleMatcher().matching([rule], event) == [rule]
+    assert RuleMatcher().matching([rule], other) == []
+
+
+def test_expanding_dotted_names_leaves_the_original_event_unchanged() -> None:
+    event = {"detail": {"state": {"code": 16}, "state.status": "running"}}
+    snapshot = json.dumps(event)
+
+    expanded = expand_dotted_keys(event)
+
+    assert expanded == {"detail": {"state": {"code": 16, "status": "running"}}}
+    assert json.dumps(event) == snapshot
+    plain = {"detail": {"state": {"code": 16}}}
+    assert expand_dotted_keys(plain) is plain
