@@ -33,6 +33,7 @@ from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
 from localcloud.matching import evaluate_test_event, validate_pattern
+from localcloud.request_body import MAX_JSON_DEPTH, too_deep
 from localcloud.router import Router
 from localcloud.state import CloudState
 
@@ -102,12 +103,19 @@ class Gateway:
             return self._local(environ, start_response, path)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
-        if service == "AWSEvents" and action in _INTERCEPTED:
+        if target or "json" in environ.get("CONTENT_TYPE", ""):
+            # JSON protocols: a body nested past any real request is refused before a
+            # parser (ours or moto's) recurses on it.
             body = _read_body(environ)
-            answer = self._events(environ, action, body)
-            if answer is not None:
-                return _respond(start_response, *answer)
-            # A valid PutRule: moto stores it, from the body we already read.
+            if too_deep(body):
+                return _respond(start_response, *aws_error(
+                    "SerializationException", "Request body nests JSON deeper than "
+                    f"{MAX_JSON_DEPTH} levels"))
+            if service == "AWSEvents" and action in _INTERCEPTED:
+                answer = self._events(environ, action, body)
+                if answer is not None:
+                    return _respond(start_response, *answer)
+            # moto reads the body we already read.
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.moto_app(environ, start_response)
@@ -173,7 +181,7 @@ def _request_object(body: bytes) -> dict[str, Any]:
     the error AWS JSON protocols give a body they cannot deserialize)."""
     try:
         request = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AwsApiError("SerializationException", "Request body is not valid JSON"
                           ) from None
     if not isinstance(request, dict):
@@ -222,6 +230,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
+    if environ.get("wsgi.input_terminated"):
+        # A chunked body (werkzeug decodes it and marks the stream terminated): honoured.
+        return bytes(stream.read())
     return stream.read(length) if length > 0 else b""
 
 

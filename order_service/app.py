@@ -22,7 +22,6 @@ published until it succeeds (from the stored order, so it is the same event), an
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from backbone.envelope import (
 )
 from backbone.errors import PublishError, SchemaViolation
 from backbone.idempotency import Condition, claim
+from backbone.json_input import JsonInputError, parse_json
 from backbone.publisher import Publisher
 from backbone.store import Table
 from backbone.subscriptions import subscribe
@@ -109,13 +109,12 @@ def parse_order_request(raw_body: bytes) -> dict[str, Any]:
     >>> parse_order_request(b"")
     {}
     """
-    text = raw_body.decode("utf-8", errors="strict") if raw_body else ""
-    if not text.strip():
+    if not raw_body.strip():
         return {}
     try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise RequestError("body", f"is not valid JSON: {exc}") from None
+        body = parse_json(raw_body)
+    except JsonInputError as exc:
+        raise RequestError(exc.field, exc.message) from None
     if not isinstance(body, dict):
         raise RequestError("body", f"must be a JSON object, not {type(body).__name__}")
     try:
@@ -208,9 +207,8 @@ def create_order(correlation: str, log: Any) -> Response:
                       f"at most {MAX_BODY_BYTES} are accepted", correlation, field="body")
     try:
         body = parse_order_request(raw)
-    except (RequestError, UnicodeDecodeError) as exc:
-        field = getattr(exc, "field", "body")
-        message = getattr(exc, "message", "is not UTF-8 text")
+    except RequestError as exc:
+        field, message = exc.field, exc.message
         log.info("order rejected", extra={"field": field, "reason": message})
         return _error(400, "BadRequest", f"{field}: {message}", correlation, field=field)
 

@@ -149,3 +149,30 @@ def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
     after.idle()
     [message] = after.messages(account, url)
     assert json.loads(message["Body"])["id"] == result["Entries"][0]["EventId"]
+
+
+@pytest.mark.parametrize("target", ["AWSEvents.PutEvents", "AWSEvents.PutRule",
+                                    "DynamoDB_20120810.PutItem", "AmazonSQS.ListQueues"])
+def test_json_nested_1000_levels_is_a_400_serialization_exception_not_a_500(
+        cloud: Cloud, target: str) -> None:
+    body = b'{"Entries": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+
+    answer = requests.post(cloud.endpoint.url, data=body, timeout=10, headers={
+        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+
+    assert answer.status_code == 400
+    assert answer.json()["__type"] == "SerializationException"
+    account = cloud.new_account()
+    assert cloud.client(account, "events").list_event_buses()["EventBuses"]
+
+
+def test_a_chunked_request_body_is_honoured(cloud: Cloud) -> None:
+    body = json.dumps({"EventPattern": '{"source": []}', "Event": "{}"}).encode()
+
+    answer = requests.post(cloud.endpoint.url, data=iter([body[:10], body[10:]]), timeout=10,
+                           headers={"X-Amz-Target": "AWSEvents.TestEventPattern",
+                                    "Content-Type": "application/x-amz-json-1.1"})
+
+    # The pattern was read from the chunks: it is refused for its empty array.
+    assert answer.status_code == 400
+    assert answer.json()["__type"] == "InvalidEventPatternException"

@@ -168,3 +168,33 @@ def test_an_unexpected_error_is_500_and_its_log_line_has_the_correlation_id(
     assert "DynamoDB is down" in failure["exception"]
     assert all(line["correlation_id"] == "req-500" for line in lines if "level" in line)
     assert backbone.published() == []
+
+
+def test_json_nested_1000_levels_is_400_naming_the_body(order_client: Client,
+                                                        backbone: Any) -> None:
+    response = post(order_client, '{"items": ' + "[" * 1000 + "]" * 1000 + "}")
+
+    assert response.status_code == 400
+    assert response.json_body["Field"] == "body"
+    assert "nests deeper than 32 levels" in response.json_body["Message"]
+    assert backbone.published() == []
+
+
+def test_a_lone_surrogate_in_customer_id_is_400_naming_the_field(order_client: Client,
+                                                                 backbone: Any) -> None:
+    response = post(order_client, '{"customerId": "c-\\ud800"}')
+
+    assert response.status_code == 400
+    assert response.json_body["Field"] == "customerId"
+    assert "lone surrogate" in response.json_body["Message"]
+    assert backbone.published() == []
+
+
+def test_a_body_that_is_not_utf8_is_400_naming_the_body(order_client: Client,
+                                                       backbone: Any) -> None:
+    response = order_client.http.post("/orders", headers=JSON,
+                                      body=b'{"customerId": "\xff"}')
+
+    assert response.status_code == 400
+    assert response.json_body["Field"] == "body"
+    assert "not UTF-8" in response.json_body["Message"]
