@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 
+from infra_bootstrap.local.api_requests import handler_class
 from infra_bootstrap.local.handoff import API_HANDLER, ApiSpec, FunctionSpec, WorkerSpec
 
 HOST = "127.0.0.1"
@@ -219,7 +220,13 @@ def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
     handler's timeout and memory are the ones ``local up`` resolved.
     """
     from chalice.config import Config
-    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+    from chalice.local import (
+        ChaliceRequestHandler,
+        CustomLocalChalice,
+        LocalChalice,
+        LocalDevServer,
+        ThreadedHTTPServer,
+    )
 
     limits = {"lambda_timeout": api.lambda_timeout, "lambda_memory_size": api.lambda_memory_size}
     config = Config(chalice_stage=stage, user_provided_params={
@@ -231,7 +238,9 @@ def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
     # Per-thread current_request, as create_local_server does, so requests run concurrently.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, HOST, api.port, server_cls=Server)
+    # Bodies read as API Gateway reads them: chunked honoured, short ones a 400, not a hang.
+    return LocalDevServer(app, config, HOST, api.port, server_cls=Server,
+                          handler_cls=handler_class(ChaliceRequestHandler))
 
 
 def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> None:
