@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}", flush=True)
     cloud = LocalUpProcess("--delivery-delay", "0")
     try:
         # The bus account's logs client, the way every tool of the project reaches it.

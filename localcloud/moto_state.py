@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import operator
 import re
 import string
 import threading
@@ -46,6 +47,8 @@ class MotoState:
 
     def __init__(self, cache_size: int = 4096) -> None:
         self._bus_policies = BoundedCache(cache_size)
+        self._rules = BoundedCache(cache_size)
+        self._archives = BoundedCache(cache_size)
         self._logs_lock = threading.Lock()
         self._services: dict[str, Any] = {}
 
@@ -142,9 +145,29 @@ class MotoState:
         return policy
 
     def rules(self, bus: BusRef) -> list[Rule]:
+        """The rules of ``bus``, rebuilt only when moto's rules or targets change.
+
+        Every event asks for them; building them (ARNs, pattern texts, target copies) cost
+        more than matching. moto replaces a rule object on PutRule, a target dict on
+        PutTargets, and sets ``state`` on Enable/DisableRule: the identity of each of those
+        objects tells whether anything changed. The memo holds the objects it compared,
+        so none of them can be freed and its identity reused while the memo stands.
+        """
         model = self._bus(bus)
         if model is None:
             return []
+        seen: list[Any] = []
+        for rule in list(model.rules.values()):
+            seen += (rule, rule.state, rule.event_pattern, *list(rule.targets))
+        cached = self._rules.get((id(model), bus.arn))
+        if (cached is not None and len(cached[0]) == len(seen)
+                and all(map(operator.is_, cached[0], seen))):
+            return list(cached[1])
+        rules = self._build_rules(model, bus)
+        self._rules[(id(model), bus.arn)] = (seen, tuple(rules))
+        return rules
+
+    def _build_rules(self, model: Any, bus: BusRef) -> list[Rule]:
         rules = []
         for rule in list(model.rules.values()):
             try:
@@ -157,6 +180,12 @@ class MotoState:
 
     def archive_of(self, target: Mapping[str, Any]) -> ArchiveRef | None:
         template = (target.get("InputTransformer") or {}).get("InputTemplate", "")
+        found: ArchiveRef | None = self._archives.memo(template,
+                                                       lambda: self._archive_in(template))
+        return found
+
+    @staticmethod
+    def _archive_in(template: str) -> ArchiveRef | None:
         match = _ARCHIVE_ARN.search(template)
         if match is None:
             return None
