@@ -69,6 +69,25 @@ DEMO_POLL_SECONDS = 0.05
 DEMO_MARGIN_SECONDS = 30.0
 
 
+ENDPOINT_LOG = "endpoint.log"
+# The loggers of the endpoint's request handling: werkzeug (the server, which logs a
+# request's traceback), moto, and our own data plane.
+ENDPOINT_LOGGERS = ("werkzeug", "moto", "localcloud")
+
+
+def route_endpoint_logs(path: Path) -> logging.Handler:
+    """Send the endpoint's log records (access lines, request tracebacks) to ``path``,
+    not to the console."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ENDPOINT_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return handler
+
+
 class PortInUse(UsageError):
     """A port local up needs is taken; the message names it."""
 
@@ -336,6 +355,8 @@ class LocalCloud:
         self.endpoint: Endpoint | None = None
         self.workers: list[Worker] = []
         self.log_dir: Path | None = None
+        self.endpoint_log: Path | None = None
+        self._log_handler: logging.Handler | None = None
         self.api_port = 0
         self.aws_port = 0
         self._sessions: AccountSessions | None = None
@@ -364,8 +385,11 @@ class LocalCloud:
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
 
-        # The endpoint's access log (werkzeug, one line per AWS call) would drown the output.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The endpoint's access log (werkzeug, one line per AWS call) would drown the output,
+        # and its request tracebacks (moto's) belong in a file, named on stderr.
+        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
+        self.endpoint_log = self.log_dir / ENDPOINT_LOG
+        self._log_handler = route_endpoint_logs(self.endpoint_log)
         self.endpoint = Endpoint(host=HOST, port=options.aws_port)
         self.endpoint.start()
         self.aws_port = self.endpoint.port
@@ -374,7 +398,6 @@ class LocalCloud:
         os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         step(f"endpoint accepting on {self.aws_url}")
         # The workers start their interpreters while this process resolves what they run.
-        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         for name in (s.name for s in self.stage.services):
             self.workers.append(start_worker(name, self.aws_url, self.log_dir))
         step(f"workers started (logs in {self.log_dir})")
@@ -426,6 +449,10 @@ class LocalCloud:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
             os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint_url
+        if self._log_handler is not None:
+            for name in ENDPOINT_LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler.close()
         if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
@@ -434,11 +461,19 @@ class LocalCloud:
 
 
 def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
-    """Print each global bus event as it is logged, until ``stop`` is set."""
+    """Print each global bus event as it is logged, and one line for each failed delivery,
+    retry, dead letter and denied PutEvents entry (the data plane's notices), until
+    ``stop`` is set."""
     tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
+    seen = 0
     while not stop.is_set():
         for logged in tail.poll():
             print(event_line(logged), file=out, flush=True)
+        router = cloud.endpoint.router if cloud.endpoint is not None else None
+        if router is not None:
+            seen, fresh = router.notices.since(seen)
+            for line in fresh:
+                print(line, file=out, flush=True)
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
 
@@ -549,6 +584,8 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
             print(accounts_line(cloud.stage), file=out, flush=True)
             print(f"service logs: {cloud.log_dir} (removed on a clean exit)", file=err,
                   flush=True)
+            print(f"endpoint log (AWS requests and their tracebacks): {cloud.endpoint_log}",
+                  file=err, flush=True)
             if options.demo:
                 demo(cloud, out)
             else:

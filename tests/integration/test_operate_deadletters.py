@@ -81,6 +81,17 @@ def _poison(cloud: Cloud) -> str:
     return order_id
 
 
+def _console_line(running: LocalUp, *needles: str) -> str:
+    """The next line local up prints that holds every needle (earlier lines are kept)."""
+    for line in running.lines:
+        if all(n in line for n in needles):
+            return line
+    while (line := running.next_line(EVENT_TIMEOUT)) is not None:
+        if all(n in line for n in needles):
+            return line
+    pytest.fail(f"local up ended without a line holding {needles}")
+
+
 def _letters_about(cloud: Cloud, queue: str, key: str) -> list[dict[str, Any]]:
     shown = cli(cloud, "dlq", "show", queue, "--json")
     assert shown.returncode == 0, shown.stderr
@@ -90,6 +101,12 @@ def _letters_about(cloud: Cloud, queue: str, key: str) -> list[dict[str, Any]]:
 def test_a_dead_lettered_forward_is_counted_repaired_and_redriven_once(
         own_cloud: tuple[LocalUp, Cloud]) -> None:
     running, cloud = own_cloud
+    denied = cloud.client(DELIVERY_ACCOUNT, "events").put_events(Entries=[{
+        "EventBusName": GLOBAL_BUS_ARN, "Source": "order-service",
+        "DetailType": "Order.Created", "Detail": "{}"}])
+    assert denied["FailedEntryCount"] == 1
+    assert "order-service on global-bus: NotAuthorizedForSourceException" in _console_line(
+        running, "DENIED PutEvents Order.Created")
     # Break the order account's local bus policy: the bus refuses the forward (EventBridge
     # User Guide, rule-dlq: CROSS_ACCOUNT_INGESTION_FAILED, not retried).
     cloud.client(ORDER_ACCOUNT, "events").remove_permission(
@@ -140,6 +157,15 @@ def test_a_dead_lettered_forward_is_counted_repaired_and_redriven_once(
     [poisoned] = _letters_about(cloud, ORDER_DLQ, poison_order)
     assert poisoned["origin"] == "lambda"
     assert poisoned["error"].startswith("RetriesExhausted")
+    # local up's console tells the story: the failure, the retries, the dead letter's queue.
+    poison_id = poisoned["eventId"]
+    assert "OrderNotFound" in _console_line(running, "FAILED", poison_id)
+    _console_line(running, "RETRY", poison_id)
+    assert _console_line(running, "DEAD LETTER", poison_id).split(" -> ")[1].startswith(
+        f"{ORDER_DLQ}: RetriesExhausted")
+    # and the forward refused earlier by the broken bus policy, with its queue:
+    assert _console_line(running, "DEAD LETTER", letter["eventId"]).split(" -> ")[1] \
+        .startswith(f"{names.FORWARD_DLQ}: {REFUSED}")
     cli(cloud, "dlq", "redrive", ORDER_DLQ, "--yes")
     # Accepted and failed again, or refused: either way it is in the queue, never lost.
     wait_until(lambda: _letters_about(cloud, ORDER_DLQ, poison_order), EVENT_TIMEOUT,
