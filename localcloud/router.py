@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from localcloud import arns
+from localcloud import arns, replays
 from localcloud import notices as lines
 from localcloud.admission import Admission, BusRef, Caller
 from localcloud.cache import BoundedCache
@@ -41,6 +42,7 @@ from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
 from localcloud.notices import Notices
 from localcloud.queues import QueueSender
+from localcloud.replays import ReplayJob
 from localcloud.retries import DeadLetters, RetryIn, next_attempt
 from localcloud.scheduling import Scheduler
 from localcloud.state import CloudState
@@ -128,14 +130,36 @@ class Router:
         """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
         self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
 
-    def _route(self, bus: BusRef, event: RoutedEvent) -> None:
-        """Match the event against the bus's enabled rules and deliver to their targets."""
+    def _route(self, bus: BusRef, event: RoutedEvent, *, only: frozenset[str] = frozenset(),
+               replay: bool = False) -> None:
+        """Match the event against the bus's enabled rules and deliver to their targets;
+        a replay goes only to the rules in ``only`` (all if empty), never to an archive."""
         if not self.state.bus_exists(bus):
             return
         self.count("routed")
         for rule in self.matcher.matching(self.state.rules(bus), event.envelope):
+            if only and rule.arn not in only:
+                continue
             for target in rule.targets:
+                if replay and self.state.archive_of(target) is not None:
+                    continue
                 self._deliver(Delivery(event, rule.arn, rule.account, target))
+
+    def replay(self, job: ReplayJob, done: Callable[[], None]) -> None:
+        """Run a replay (``localcloud.replays``): each archived event of the window, with
+        ``replay-name``, routed on the destination bus after what is queued; ``done`` runs
+        once every one of them was routed."""
+        arn = arns.parse(job.bus_arn)
+        bus = BusRef(arn.account, arn.region, arn.resource.split("/", 1)[-1])
+        for envelope in job.events:
+            replayed, raw = replays.replayed(envelope, job.name)
+            self.scheduler.enqueue(self._replay_route(bus, RoutedEvent(replayed, raw),
+                                                      job.filter_arns), lane=bus.account)
+        self.scheduler.enqueue(done, lane=bus.account)
+
+    def _replay_route(self, bus: BusRef, event: RoutedEvent,
+                      only: frozenset[str]) -> Callable[[], None]:
+        return lambda: self._route(bus, event, only=only, replay=True)
 
     def _deliver(self, delivery: Delivery) -> None:
         try:

@@ -3,6 +3,7 @@
     python -m infra_bootstrap events tail --stage prod --since 15m --follow
     python -m infra_bootstrap events tail --bus global-bus --pattern '{"source": ["order-service"]}'
     python -m infra_bootstrap events trace <correlation-id | event-id | order-id> --stage prod
+    python -m infra_bootstrap events replay --since 2h --service delivery-service --stage prod
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+import botocore.exceptions
 import click
 
-from infra_bootstrap.errors import UsageError
+from infra_bootstrap import names
+from infra_bootstrap.errors import AwsCallError, UsageError
 from infra_bootstrap.operate import logs, queues, trace
 from infra_bootstrap.operate.lines import event_line
 from infra_bootstrap.operate.records import LoggedEvent
-from infra_bootstrap.operate.timespec import parse_time
+from infra_bootstrap.operate.timespec import iso_ms, parse_time
 from infra_bootstrap.options import stage_options
 from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
 from infra_bootstrap.topology import Stage
@@ -126,5 +131,88 @@ def trace_command(stage: Stage, key: str, since: str, as_json: bool) -> None:
 
 
 trace_command.name = "trace"
+
+REPLAY_POLL_SECONDS = 1.0
+REPLAY_DONE = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+def replay_name(stage: Stage, now_ms: int) -> str:
+    """A replay's name: the stage and the time it started (ReplayName: at most 64 of
+    ``[.-_A-Za-z0-9]``).
+
+    >>> from infra_bootstrap.topology import load_stage
+    >>> replay_name(load_stage("local"), 1767225600123)
+    'backbone-local-20260101T000000123'
+    """
+    stamp = datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{names.SID_PREFIX}{stage.name}-{stamp}{now_ms % 1000:03d}"
+
+
+def _events_call(account: str, operation: str, resource: str, call: Any, **params: Any) -> Any:
+    try:
+        return call(**params)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsCallError(account, operation, resource, " ".join(str(exc).split())) from None
+
+
+@events.command(short_help="Replay the global bus archive's events of a time window.")
+@stage_options
+@click.option("--since", required=True, metavar="15m|ISO",
+              help="Replay events from this long ago or this time.")
+@click.option("--until", default=None, metavar="15m|ISO", help="Up to this time (default: now).")
+@click.option("--service", default=None, metavar="NAME",
+              help="Only to this service (its forwarding rule: Destination.FilterArns).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def replay(ctx: click.Context, stage: Stage, since: str, until: str | None,
+           service: str | None, yes: bool) -> None:
+    """StartReplay from the global bus archive to the global bus: every rule of the bus,
+    or with --service only that service's forwarding rule. Waits for the replay to end,
+    printing its progress; exit 1 if it failed or was cancelled."""
+    now = _now_ms()
+    start_ms = parse_time(since, now)
+    end_ms = parse_time(until, now) if until is not None else now
+    if start_ms >= end_ms:
+        raise UsageError("--since must be before --until (and before now)")
+    if service is not None and service not in {s.name for s in stage.services}:
+        raise UsageError(f"--service {service}: not a service of stage {stage.name} "
+                         f"({', '.join(s.name for s in stage.services)})")
+    sessions = open_sessions(stage)
+    account = stage.bus_account
+    client = sessions.client(account, "events")
+    archive = _events_call(account, "events:DescribeArchive", names.GLOBAL_ARCHIVE,
+                           client.describe_archive, ArchiveName=names.GLOBAL_ARCHIVE)
+    destination: dict[str, Any] = {"Arn": names.global_bus_arn(stage.region, account)}
+    if service is not None:
+        destination["FilterArns"] = [names.forward_rule_arn(stage.region, account, service)]
+    name = replay_name(stage, now)
+    window = f"{iso_ms(start_ms)} .. {iso_ms(end_ms)}"
+    if not yes:
+        click.confirm(f"replay the events of {window} from {names.GLOBAL_ARCHIVE} to "
+                      f"{service or 'every rule of ' + names.GLOBAL_BUS} (stage {stage.name})?",
+                      abort=True)
+    _events_call(account, "events:StartReplay", name, client.start_replay,
+                 ReplayName=name, EventSourceArn=archive["ArchiveArn"],
+                 EventStartTime=datetime.fromtimestamp(start_ms / 1000, UTC),
+                 EventEndTime=datetime.fromtimestamp(end_ms / 1000, UTC),
+                 Destination=destination)
+    click.echo(f"replay {name} started: {window} to {service or names.GLOBAL_BUS}")
+    last: tuple[Any, ...] = ()
+    while True:
+        described = _events_call(account, "events:DescribeReplay", name,
+                                 client.describe_replay, ReplayName=name)
+        state = str(described.get("State"))
+        progress = (state, described.get("EventLastReplayedTime"))
+        if progress != last:
+            last = progress
+            replayed_to = described.get("EventLastReplayedTime")
+            click.echo(f"replay {name}: {state}"
+                       + (f", replayed up to {replayed_to}" if replayed_to else ""))
+        if state in REPLAY_DONE:
+            break
+        time.sleep(REPLAY_POLL_SECONDS)
+    if state != "COMPLETED":
+        click.echo(f"replay {name} {state}: {described.get('StateReason', '')}", err=True)
+        ctx.exit(1)
 
 COMMANDS = [events]

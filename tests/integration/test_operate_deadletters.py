@@ -13,8 +13,10 @@ import copy
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pytest
 from local_up_helpers import (
     BUS_ACCOUNT,
     DELIVERY_ACCOUNT,
+    DELIVERY_BUS,
     EVENT_TIMEOUT,
     GLOBAL_BUS,
     GLOBAL_BUS_ARN,
@@ -171,3 +174,51 @@ def test_a_dead_lettered_forward_is_counted_repaired_and_redriven_once(
     wait_until(lambda: _letters_about(cloud, ORDER_DLQ, poison_order), EVENT_TIMEOUT,
                "the poison event back in the handler DLQ after a failed redrive")
     assert running.process.poll() is None
+
+
+def _detail_types_about(cloud: Cloud, bus: str, order_id: str) -> list[str]:
+    return sorted(e["detail-type"] for e in cloud.events_about(bus, order_id))
+
+
+def test_replay_redelivers_the_window_to_one_service_and_changes_no_order(
+        own_cloud: tuple[LocalUp, Cloud]) -> None:
+    _, cloud = own_cloud
+    since = datetime.now(UTC) - timedelta(seconds=2)
+    order_id = cloud.post_order()
+    cloud.wait_delivered(order_id)
+    wait_until(lambda: _order_updated(cloud, order_id), EVENT_TIMEOUT,
+               f"Order.Updated of {order_id}")
+    wait_until(lambda: len(cloud.events_about(DELIVERY_BUS, order_id)) == 2, EVENT_TIMEOUT,
+               "Order.Created and Order.Updated on the delivery bus")
+    archive = cloud.client(BUS_ACCOUNT, "events").describe_archive(
+        ArchiveName=names.GLOBAL_ARCHIVE)["EventCount"]
+    before = {bus: _detail_types_about(cloud, bus, order_id)
+              for bus in (GLOBAL_BUS, ORDER_BUS)}
+
+    replayed = cli(cloud, "events", "replay", "--since", since.isoformat(),
+                   "--service", "delivery-service", "--yes")
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.splitlines()[-1].endswith(": COMPLETED") or \
+        ": COMPLETED" in replayed.stdout
+    again = wait_until(lambda: [e for e in cloud.events_about(DELIVERY_BUS, order_id)
+                                if "replay-name" in e] or None,
+                       EVENT_TIMEOUT, "the replayed events on the delivery bus")
+    originals = {e["id"]: e for e in cloud.events_about(GLOBAL_BUS, order_id)}
+    wait_until(lambda: len([e for e in cloud.events_about(DELIVERY_BUS, order_id)
+                            if "replay-name" in e]) == 2, EVENT_TIMEOUT, "both replayed")
+    again = [e for e in cloud.events_about(DELIVERY_BUS, order_id) if "replay-name" in e]
+    assert sorted(e["detail-type"] for e in again) == ["Order.Created", "Order.Updated"]
+    assert len({e["replay-name"] for e in again}) == 1
+    for event in again:  # the archived envelope, plus replay-name
+        assert {k: v for k, v in event.items() if k != "replay-name"} == originals[event["id"]]
+    # Only the delivery service's forwarding rule: nothing replayed on the order bus, nor
+    # archived again; the idempotent handler published nothing new.
+    assert cloud.client(BUS_ACCOUNT, "events").describe_archive(
+        ArchiveName=names.GLOBAL_ARCHIVE)["EventCount"] == archive
+    for _ in range(20):  # a short look for anything the replay might still cause
+        assert {bus: _detail_types_about(cloud, bus, order_id)
+                for bus in (GLOBAL_BUS, ORDER_BUS)} == before
+        time.sleep(0.1)
+    assert before[GLOBAL_BUS] == ["Delivery.Updated", "Order.Created", "Order.Updated"]
+    assert cloud.order_status(order_id) == "DELIVERED"
