@@ -380,7 +380,8 @@ def test_a_failed_startup_step_stops_every_worker_and_keeps_their_logs(
     assert out.getvalue() == ""
     [kept] = tmp_path.glob("backbone-local-*")
     assert err.getvalue() == f"service logs kept in {kept}\n"
-    assert sorted(p.name for p in kept.iterdir()) == ["delivery-service.log",
+    # The endpoint's own log (requests, tracebacks) is kept with the services' logs.
+    assert sorted(p.name for p in kept.iterdir()) == ["delivery-service.log", "endpoint.log",
                                                       "order-service.log"]
     assert "AWS_ENDPOINT_URL" not in os.environ
 
