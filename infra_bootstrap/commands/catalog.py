@@ -1,7 +1,9 @@
-"""``catalog docs``: write or check ``docs/events.md``, the event catalog.
+"""``catalog``: the event catalog as a document, as exports, and as a CI check.
 
-    python -m infra_bootstrap catalog docs            # write it
+    python -m infra_bootstrap catalog docs            # write docs/events.md
     python -m infra_bootstrap catalog docs --check    # exit 1 if it is out of date
+    python -m infra_bootstrap catalog export --format eventcatalog DIR
+    python -m infra_bootstrap catalog export --format asyncapi DIR
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 import click
 
 from infra_bootstrap import catalog as event_catalog
+from infra_bootstrap import catalog_export
 from infra_bootstrap.options import stage_options
 from infra_bootstrap.topology import Stage
 
@@ -39,6 +42,19 @@ def docs(stage: Stage, check: bool, output: Path) -> None:
         return
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@catalog.command(short_help="Write the catalog for EventCatalog, or as an AsyncAPI document.")
+@stage_options
+@click.option("--format", "fmt", type=click.Choice(catalog_export.FORMATS), required=True,
+              help="eventcatalog: services/, events/, channels/ MDX tree; "
+                   "asyncapi: asyncapi.json (AsyncAPI 3.0).")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(stage: Stage, fmt: str, directory: Path) -> None:
+    """Write the stage's event catalog into DIRECTORY (created if missing)."""
+    model = catalog_export.CatalogModel.of(event_catalog.subscriptions(stage))
+    written = catalog_export.export(model, fmt, directory)
+    click.echo(f"wrote {len(written)} files to {directory}")
 
 
 COMMANDS = [catalog]
