@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backbone.trace_file import SpanRecord, read_spans
 from infra_bootstrap import names
 from infra_bootstrap.cloud_process import CloudProcess
 from infra_bootstrap.topology import Stage, load_stage
@@ -137,6 +138,12 @@ class LocalCloud:
         matcher = compile_pattern(pattern)
         return self._wait(lambda: self.bus_events(bus, self.test_started_ms),
                           matcher.matches, pattern, bus, timeout)
+
+    def spans(self, trace_id: str) -> list[SpanRecord]:
+        """The spans of one trace the services exported, by start time (none when the
+        cloud was not started with a traces file)."""
+        path = self.process.traces_path
+        return read_spans(path, trace_id) if path is not None else []
 
     def timeline(self, correlation_id: str, bus: str = names.GLOBAL_BUS) -> list[dict[str, Any]]:
         """Every event of ``bus`` with ``detail.meta.correlationId`` = ``correlation_id``,

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from backbone.tracing import TRACES_FILE
 from infra_bootstrap.topology import REPO_ROOT
 
 # Deadlines on real conditions (the ready line, the process gone), generous enough for a
@@ -44,6 +45,9 @@ class CloudProcess:
     api: str
     aws: str
     stderr_path: Path
+    #: Where the services' spans go (``BACKBONE_TRACES_FILE``), when the cloud was started
+    #: by :func:`start`.
+    traces_path: Path | None = None
 
     def alive(self) -> bool:
         return alive(self.pid)
@@ -81,10 +85,12 @@ def start(folder: Path, starter: str, *extra_args: str) -> CloudProcess:
     stdout_path, stderr_path = folder / "stdout.log", folder / "stderr.log"
     tmp = folder / "tmp"
     tmp.mkdir(exist_ok=True)
+    traces = folder / "traces.jsonl"
+    env = {**clean_env(tmp), TRACES_FILE: str(traces)}
     command = [sys.executable, "-m", "infra_bootstrap", "local", "up", "--aws-port", "0",
                "--api-port", "0", *extra_args]
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(tmp),
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
     with open(folder / "starts.log", "a") as starts:
         starts.write(f"pid {process.pid} by {starter}\n")
@@ -104,9 +110,10 @@ def start(folder: Path, starter: str, *extra_args: str) -> CloudProcess:
             stop(process.pid)
             raise StartFailed(f"no ready line within {READY_TIMEOUT:g} s: {tail(stderr_path)}")
         time.sleep(POLL_SECONDS)
-    cloud = CloudProcess(process.pid, ready.group(1), ready.group(2), stderr_path)
+    cloud = CloudProcess(process.pid, ready.group(1), ready.group(2), stderr_path, traces)
     (folder / STATE_FILE).write_text(json.dumps(
-        {"pid": cloud.pid, "api": cloud.api, "aws": cloud.aws, "stderr": str(stderr_path)}))
+        {"pid": cloud.pid, "api": cloud.api, "aws": cloud.aws, "stderr": str(stderr_path),
+         "traces": str(traces)}))
     return cloud
 
 
@@ -116,7 +123,9 @@ def read_state(path: Path) -> CloudProcess | None:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return CloudProcess(state["pid"], state["api"], state["aws"], Path(state["stderr"]))
+    traces = state.get("traces")
+    return CloudProcess(state["pid"], state["api"], state["aws"], Path(state["stderr"]),
+                        Path(traces) if traces else None)
 
 
 def starts(folder: Path) -> list[str]:
