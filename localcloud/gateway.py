@@ -32,6 +32,7 @@ from localcloud.admission import Caller
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
+from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.router import Router
 from localcloud.state import CloudState
@@ -94,12 +95,16 @@ class Gateway:
         self.workers = workers
         # Bounded: every STS AssumeRole makes a new access key.
         self._callers = BoundedCache()
+        self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_local/"):
             return self._local(environ, start_response, path)
+        invoke = INVOKE_PATH.match(path)
+        if invoke is not None and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(environ, start_response, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
@@ -139,6 +144,35 @@ class Gateway:
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("%s failed", action)
             return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    # -- Lambda --------------------------------------------------------------------------
+
+    def _invoke(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                name: str) -> Iterable[bytes]:
+        """Lambda's Invoke API, run by the Lambda runtime (localcloud.lambda_invoke)."""
+        caller = caller_from_authorization(
+            environ.get("HTTP_AUTHORIZATION"), state=self.state,
+            moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"), cache=self._callers)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            answer = self.invoke_api.handle(
+                caller, name,
+                invocation_type=environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse",
+                log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
+                qualifier=(query.get("Qualifier") or [None])[0], body=_read_body(environ))
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("Invoke of %s failed", name)
+            data = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"})
+            start_response("500 Internal Server Error", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                ("x-amzn-ErrorType", "ServiceException")])
+            return [data.encode()]
+        headers = {"Content-Type": "application/json", **answer.headers,
+                   "Content-Length": str(len(answer.body))}
+        headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}",
+                       list(headers.items()))
+        return [answer.body]
 
     # -- local routes -------------------------------------------------------------------
 
@@ -225,11 +259,16 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return stream.read(length) if length > 0 else b""
 
 
+_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+            403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
+            413: "Request Entity Too Large", 429: "Too Many Requests",
+            500: "Internal Server Error"}
+
+
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout",
-              500: "Internal Server Error"}.get(status, "Error")
+    reason = _REASONS.get(status, "Error")
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:

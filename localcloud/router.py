@@ -82,7 +82,8 @@ class Router:
         self.matcher = RuleMatcher(config.cache_size)
         queues = QueueSender(self.state, config.cache_size)
         self.dead_letters = DeadLetters(queues)
-        invocations = AsyncInvocations(self.scheduler, self.invoker, queues, report=self)
+        self.invocations = invocations = AsyncInvocations(self.scheduler, self.invoker, queues,
+                                                          report=self)
         self.targets: tuple[TargetKind, ...] = (
             EventBusTarget(self.state, self.admission, decisions, forward=self._forward),
             LogGroupTarget(self.state, config.cache_size),
@@ -119,7 +120,7 @@ class Router:
 
     def _forward(self, bus: BusRef, event: RoutedEvent) -> None:
         """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
-        self.scheduler.enqueue(lambda: self._route(bus, event))
+        self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
 
     def _route(self, bus: BusRef, event: RoutedEvent) -> None:
         """Match the event against the bus's enabled rules and deliver to their targets."""
