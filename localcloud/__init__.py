@@ -24,6 +24,7 @@ The modules, by job (each imports only modules listed before it):
 - ``admission`` (PutEvents validation, caller, bus, bus policies), ``matching`` (rules),
   ``lambda_async`` (Lambda's retries and destinations), ``retries`` (RetryPolicy, DLQs);
 - ``targets/``: one class per target kind (bus, log group, SQS, Lambda, archive);
+- ``control`` (the secret of the control routes ``/_local/*`` and ``/moto-api/*``);
 - ``router`` (orchestrates the above), ``gateway`` (the wire protocol), ``endpoint``
   (the server and its command line).
 

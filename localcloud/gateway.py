@@ -5,7 +5,8 @@ A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
 JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
 validated here, then passed on. Every other request goes to moto unchanged. Three local
 routes serve the local cloud itself: ``POST /_local/lambda-routes``,
-``GET /_local/idle?timeout=S`` and ``GET /_local/stats``.
+``GET /_local/idle?timeout=S`` and ``GET /_local/stats``; they and moto's ``/moto-api/*``
+answer 403 unless the request carries the control secret (:mod:`localcloud.control`).
 
 The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
 in the control plane (moto's: keys made by STS AssumeRole belong to the role's account).
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs
 
 from localcloud.admission import Caller
 from localcloud.cache import BoundedCache
+from localcloud.control import SECRET_HEADER, ControlGuard
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
 from localcloud.matching import evaluate_test_event, validate_pattern
@@ -87,8 +89,9 @@ class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
     def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
-                 workers: WorkerRegistry) -> None:
+                 workers: WorkerRegistry, control: ControlGuard) -> None:
         self.moto_app = moto_app
+        self.control = control
         self.router = router
         self.state = state
         self.workers = workers
@@ -98,8 +101,13 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_local/"):
-            return self._local(environ, start_response, path)
+        if self.control.guards(path):
+            if not self.control.admits(environ):
+                return _respond(start_response, 403, {
+                    "message": f"{path} is a control route of the local cloud: it needs the "
+                               f"{SECRET_HEADER} header with the endpoint's control secret"})
+            if path.startswith("/_local/"):
+                return self._local(environ, start_response, path)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
@@ -228,8 +236,8 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout",
-              500: "Internal Server Error"}.get(status, "Error")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+              408: "Request Timeout", 500: "Internal Server Error"}.get(status, "Error")
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:

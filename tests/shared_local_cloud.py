@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,12 +52,18 @@ _FOLDER = pytest.StashKey[Path]()
 
 @dataclass(frozen=True)
 class SharedCloud:
-    """The run's ``local up``: its process id and the URLs its ready line names."""
+    """The run's ``local up``: its process id, the URLs its ready line names, and the
+    secret of its control routes (given to it as ``LOCALCLOUD_CONTROL_SECRET``)."""
 
     pid: int
     api: str
     aws: str
     stderr_path: Path
+    control_secret: str
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        return {"X-Localcloud-Secret": self.control_secret}
 
     def alive(self) -> bool:
         return alive(self.pid)
@@ -157,8 +164,10 @@ def _start(folder: Path, starter: str) -> SharedCloud:
     tmp.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "infra_bootstrap", "local", "up", "--aws-port", "0",
                "--api-port", "0", "--delivery-delay", str(DELIVERY_DELAY_SECONDS)]
+    secret = secrets.token_urlsafe(32)
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(tmp),
+        process = subprocess.Popen(command, cwd=REPO_ROOT,
+                                   env={**clean_env(tmp), "LOCALCLOUD_CONTROL_SECRET": secret},
                                    stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
     with open(folder / "starts.log", "a") as starts:
         starts.write(f"pid {process.pid} by {starter}\n")
@@ -178,9 +187,10 @@ def _start(folder: Path, starter: str) -> SharedCloud:
             _stop(process.pid)
             raise _StartFailed(f"no ready line within {READY_TIMEOUT:g} s: {_tail(stderr_path)}")
         time.sleep(POLL_SECONDS)
-    cloud = SharedCloud(process.pid, ready.group(1), ready.group(2), stderr_path)
+    cloud = SharedCloud(process.pid, ready.group(1), ready.group(2), stderr_path, secret)
     (folder / "cloud.json").write_text(json.dumps(
-        {"pid": cloud.pid, "api": cloud.api, "aws": cloud.aws, "stderr": str(stderr_path)}))
+        {"pid": cloud.pid, "api": cloud.api, "aws": cloud.aws, "stderr": str(stderr_path),
+         "control_secret": secret}))
     return cloud
 
 
@@ -189,7 +199,8 @@ def _read_state(folder: Path) -> SharedCloud | None:
         state = json.loads((folder / "cloud.json").read_text())
     except (OSError, ValueError):
         return None
-    return SharedCloud(state["pid"], state["api"], state["aws"], Path(state["stderr"]))
+    return SharedCloud(state["pid"], state["api"], state["aws"], Path(state["stderr"]),
+                       state["control_secret"])
 
 
 def _starts(folder: Path) -> list[str]:

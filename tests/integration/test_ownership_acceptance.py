@@ -63,8 +63,12 @@ class Endpoint:
         lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
-        threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-        line = lines.get(timeout=120)  # a loaded 2-core machine starts moto slowly
+        # Two lines: "control secret: ..." then "listening: <url>".
+        threading.Thread(target=lambda: [lines.put(stdout.readline()) for _ in range(2)],
+                         daemon=True).start()
+        secret = lines.get(timeout=120)  # a loaded 2-core machine starts moto slowly
+        assert secret.startswith("control secret: "), secret
+        line = lines.get(timeout=30)
         assert line.startswith("listening: http://127.0.0.1:"), line
         self.url = line.split(" ", 1)[1].strip()
         self.env["AWS_ENDPOINT_URL"] = self.url

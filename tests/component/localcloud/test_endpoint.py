@@ -85,7 +85,8 @@ def test_a_missing_required_member_is_named_as_aws_names_it(cloud: Cloud) -> Non
 
 
 def test_the_idle_route_reports_when_routing_is_done(cloud: Cloud) -> None:
-    answer = requests.get(f"{cloud.endpoint.url}/_local/idle?timeout=5", timeout=10)
+    answer = requests.get(f"{cloud.endpoint.url}/_local/idle?timeout=5", timeout=10,
+                          headers=cloud.endpoint.control_headers)
 
     assert answer.status_code == 200
     assert answer.json() == {"idle": True, "pending": 0}
@@ -99,11 +100,15 @@ def test_python_m_localcloud_on_port_0_prints_its_url_and_stops_cleanly(stop: in
                                env=env, cwd=REPO)
     try:
         assert process.stdout is not None
+        secret_line = process.stdout.readline().strip()
+        secret = re.fullmatch(r"control secret: (\S{32,})", secret_line)
+        assert secret, f"not a control secret line: {secret_line!r}"
         line = process.stdout.readline().strip()
         listening = re.fullmatch(r"listening: (http://127\.0\.0\.1:(\d+))", line)
         assert listening, f"not a listening line: {line!r}"
         assert int(listening.group(2)) > 0
-        answer = requests.get(f"{listening.group(1)}/_local/idle?timeout=1", timeout=30)
+        answer = requests.get(f"{listening.group(1)}/_local/idle?timeout=1", timeout=30,
+                              headers={"X-Localcloud-Secret": secret.group(1)})
         assert answer.json()["idle"] is True
 
         process.send_signal(stop)
@@ -138,7 +143,8 @@ def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
     assert put(before.client(account, "events"), "b")["FailedEntryCount"] == 0
     before.idle()
 
-    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30).raise_for_status()
+    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30,
+                  headers=endpoint.control_headers).raise_for_status()
 
     after = Cloud(endpoint)  # new credentials: the reset forgot every access key
     after.bus(account, "b")
@@ -149,3 +155,31 @@ def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
     after.idle()
     [message] = after.messages(account, url)
     assert json.loads(message["Body"])["id"] == result["Entries"][0]["EventId"]
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/_local/lambda-routes"), ("GET", "/_local/idle?timeout=0"),
+    ("GET", "/_local/stats"), ("POST", "/moto-api/reset"), ("GET", "/moto-api/data.json")])
+@pytest.mark.parametrize("secret", [None, "forged"], ids=["no-secret", "forged-secret"])
+def test_control_routes_refuse_a_request_without_the_secret(
+        endpoint: Endpoint, method: str, path: str, secret: str | None) -> None:
+    headers = {} if secret is None else {"X-Localcloud-Secret": secret}
+
+    answer = requests.request(method, f"{endpoint.url}{path}", headers=headers, timeout=10,
+                              json={"functionArn": "arn:aws:lambda:eu-west-1:1:function:f",
+                                    "url": "http://127.0.0.1:1"})
+
+    assert answer.status_code == 403
+    assert "X-Localcloud-Secret" in answer.json()["message"]
+
+
+def test_the_control_secret_comes_from_the_environment_when_given(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALCLOUD_CONTROL_SECRET", "chosen-by-the-parent")
+
+    with Endpoint(port=0) as given:
+        stats = requests.get(f"{given.url}/_local/stats", timeout=10,
+                             headers={"X-Localcloud-Secret": "chosen-by-the-parent"})
+
+    assert given.control_secret == "chosen-by-the-parent"
+    assert stats.status_code == 200
