@@ -35,6 +35,7 @@ from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
 from localcloud.router import Router
+from localcloud.sts import LocalSts
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -78,6 +79,7 @@ class Endpoint:
         self.control = ControlGuard(control_secret or _default_secret())
         self.workers = WorkerRegistry()
         self.router: Router | None = None
+        self.sts: LocalSts | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -116,6 +118,7 @@ class Endpoint:
             router.stop()
             raise PortInUseError(self.host, self.port) from None
         self.router = router
+        self.sts = app.sts
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, name="local-endpoint",

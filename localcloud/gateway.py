@@ -8,13 +8,12 @@ routes serve the local cloud itself: ``POST /_local/lambda-routes``,
 ``GET /_local/idle?timeout=S`` and ``GET /_local/stats``; they and moto's ``/moto-api/*``
 answer 403 unless the request carries the control secret (:mod:`localcloud.control`).
 
-The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
-in the control plane (moto's: keys made by STS AssumeRole belong to the role's account).
-
->>> credential_of(
-...     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/events/aws4_request, "
-...     "SignedHeaders=host, Signature=abc")
-('AKIDEXAMPLE', 'eu-west-1')
+Every other request must be signed (SigV4) with credentials the local cloud knows
+(:mod:`localcloud.identity`), else it is answered as AWS answers it in its protocol
+(:mod:`localcloud.auth_errors`); the caller's account is the account of its access key,
+never a header. STS ``AssumeRole`` is checked here (:mod:`localcloud.sts`) before moto
+issues the credentials. API Gateway's public URLs (``/restapis/<id>/<stage>/_user_request_/``)
+need no credentials, as on AWS.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,13 +28,18 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.admission import Caller
-from localcloud.cache import BoundedCache
+from localcloud.auth_errors import ErrorAnswer, Protocol, auth_error, protocol_of
 from localcloud.control import SECRET_HEADER, ControlGuard
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
+from localcloud.identity import Authenticator, Identity, is_public_path
 from localcloud.matching import evaluate_test_event, validate_pattern
+from localcloud.policy import Principal
 from localcloud.router import Router
+from localcloud.sigv4 import AuthFailure, parse_query
 from localcloud.state import CloudState
+from localcloud.sts import LocalSts
+from localcloud.wire import read_body, wire_request
 
 log = logging.getLogger(__name__)
 
@@ -45,39 +48,9 @@ JSON_11 = "application/x-amz-json-1.1"
 LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
 IDLE_PATH = "/_local/idle"
 STATS_PATH = "/_local/stats"
-DEFAULT_REGION = "us-east-1"  # moto's default when a request names none
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+# STS actions that take no caller credentials on AWS (federation): not emulated here.
+_FEDERATION = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 _INTERCEPTED = frozenset({"PutEvents", "PutRule", "TestEventPattern"})
-
-
-def credential_of(header: str | None) -> tuple[str, str]:
-    """(access key, region) of a SigV4 ``Authorization`` header; ("", moto's default
-    region) without one. Pure."""
-    match = _CREDENTIAL.search(header or "")
-    return (match.group(1), match.group(2)) if match else ("", DEFAULT_REGION)
-
-
-def caller_from_authorization(header: str | None, *, state: CloudState,
-                              moto_account_header: str | None = None,
-                              cache: BoundedCache | None = None) -> Caller:
-    """The signing account (and principal) and region of a request.
-
-    Precedence as moto's own ``get_current_account``: ``MOTO_ACCOUNT_ID``, then the
-    ``x-moto-account-id`` header, then the access key.
-    """
-    access_key, region = credential_of(header)
-    forced = os.environ.get("MOTO_ACCOUNT_ID") or moto_account_header
-    if forced:
-        return Caller(forced, region)
-    cached = cache.get((access_key, region)) if cache is not None else None
-    if cached is not None:
-        return cached
-    account = state.account_of_access_key(access_key)
-    caller = Caller(account, region, state.principal_of_access_key(account, access_key)
-                    if access_key else None)
-    if cache is not None and account != state.default_account:
-        cache[(access_key, region)] = caller
-    return caller
 
 
 def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
@@ -95,8 +68,8 @@ class Gateway:
         self.router = router
         self.state = state
         self.workers = workers
-        # Bounded: every STS AssumeRole makes a new access key.
-        self._callers = BoundedCache()
+        self.authenticator = Authenticator(state)
+        self.sts = LocalSts(state)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -108,11 +81,30 @@ class Gateway:
                                f"{SECRET_HEADER} header with the endpoint's control secret"})
             if path.startswith("/_local/"):
                 return self._local(environ, start_response, path)
+            if path.startswith("/moto-api/reset"):
+                self.authenticator.forget()  # moto forgets every access key
+            return self.moto_app(environ, start_response)
+        if is_public_path(path):
+            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+            return self.moto_app(environ, start_response)
+        try:
+            identity = self.authenticator.authenticate(wire_request(
+                environ, with_body=_body_is_signed(environ)))
+        except AuthFailure as failure:
+            return _respond_error(start_response, auth_error(
+                failure, protocol_of(environ, _signed_service(environ))))
+        # moto lets this header choose the account; here only the access key does (once
+        # verified: a client may have signed the header too).
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        if identity.service == "sts":
+            refused = self._sts(environ, identity)
+            if refused is not None:
+                return _respond_error(start_response, refused)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
             body = _read_body(environ)
-            answer = self._events(environ, action, body)
+            answer = self._events(identity, action, body)
             if answer is not None:
                 return _respond(start_response, *answer)
             # A valid PutRule: moto stores it, from the body we already read.
@@ -122,7 +114,7 @@ class Gateway:
 
     # -- EventBridge ------------------------------------------------------------------
 
-    def _events(self, environ: dict[str, Any], action: str, body: bytes
+    def _events(self, identity: Identity, action: str, body: bytes
                 ) -> tuple[int, dict[str, Any]] | None:
         """The answer to an intercepted action; None passes a valid PutRule on to moto."""
         try:
@@ -135,10 +127,7 @@ class Gateway:
                     validate_pattern(pattern)
                 return None
             if action == "PutEvents":
-                caller = caller_from_authorization(
-                    environ.get("HTTP_AUTHORIZATION"), state=self.state,
-                    moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"),
-                    cache=self._callers)
+                caller = Caller(identity.account, identity.region, identity.principal_arn)
                 return 200, self.router.put_events(caller, request.get("Entries"))
             pattern = _required_string(request, "EventPattern")
             return 200, {"Result": evaluate_test_event(pattern, _required_string(request, "Event"))}
@@ -147,6 +136,26 @@ class Gateway:
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("%s failed", action)
             return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    # -- STS ------------------------------------------------------------------------------
+
+    def _sts(self, environ: dict[str, Any], identity: Identity) -> ErrorAnswer | None:
+        """AccessDenied for an AssumeRole the role's trust policy refuses, else None."""
+        params = dict(parse_query(environ.get("QUERY_STRING", "")))
+        if environ.get("REQUEST_METHOD") == "POST":
+            params.update(parse_query(read_body(environ).decode("utf-8", "replace")
+                                      .replace("+", "%20")))
+        action = params.get("Action")
+        if action in _FEDERATION:
+            return ErrorAnswer(403, "AccessDenied", f"{action} is not supported by the local "
+                               "cloud: sign AssumeRole with the local credentials instead",
+                               Protocol.QUERY)
+        if action != "AssumeRole" or not params.get("RoleArn"):
+            return None
+        refusal = self.sts.refusal(Principal(arn=identity.principal_arn), params["RoleArn"],
+                                   external_id=params.get("ExternalId"))
+        return None if refusal is None else ErrorAnswer(403, "AccessDenied", refusal,
+                                                        Protocol.QUERY)
 
     # -- local routes -------------------------------------------------------------------
 
@@ -174,6 +183,30 @@ class Gateway:
             return _respond(start_response, 200, {"stats": dict(self.router.stats),
                                                   "failures": list(self.router.failures)})
         return _respond(start_response, 404, {"message": f"no local route {method} {path}"})
+
+
+def _body_is_signed(environ: dict[str, Any]) -> bool:
+    """Must the body be hashed to verify the signature? Not when the client declared its
+    hash (``X-Amz-Content-SHA256``, S3) or signed a presigned URL (UNSIGNED-PAYLOAD)."""
+    return not environ.get("HTTP_X_AMZ_CONTENT_SHA256") and \
+        "X-Amz-Signature=" not in environ.get("QUERY_STRING", "")
+
+
+def _signed_service(environ: dict[str, Any]) -> str | None:
+    """The service of the credential scope a request names, if any (for the protocol)."""
+    credential = re.search(r"Credential=[^/,&\s]+(?:/|%2F)\d{8}(?:/|%2F)[^/%]+(?:/|%2F)"
+                           r"([a-z0-9-]+)", environ.get("HTTP_AUTHORIZATION", "")
+                           + " " + environ.get("QUERY_STRING", ""))
+    return credential.group(1) if credential else None
+
+
+def _respond_error(start_response: Callable[..., Any], answer: ErrorAnswer) -> list[bytes]:
+    request_id = str(uuid.uuid4())
+    data = answer.body(request_id)
+    start_response(f"{answer.status} {'Forbidden' if answer.status == 403 else 'Bad Request'}",
+                   [("Content-Type", answer.content_type()), ("Content-Length", str(len(data))),
+                    ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", answer.code)])
+    return [data]
 
 
 def _request_object(body: bytes) -> dict[str, Any]:

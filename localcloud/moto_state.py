@@ -22,12 +22,12 @@ from typing import Any
 
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.models import get_account_id_from
+from moto.iam.models import iam_backends
 
 from localcloud import arns
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
-from localcloud.state import ArchiveRef, Function, Queue, Role, Rule
+from localcloud.state import ArchiveRef, Credential, Function, Queue, Role, Rule
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class MotoState:
     def __init__(self, cache_size: int = 4096) -> None:
         self._bus_policies = BoundedCache(cache_size)
         self._logs_lock = threading.Lock()
+        self._roles_lock = threading.Lock()
         self._services: dict[str, Any] = {}
 
     def _backend(self, service: str, account: str, region: str) -> Any:
@@ -63,41 +64,63 @@ class MotoState:
 
     # -- identities -----------------------------------------------------------------------
 
-    def account_of_access_key(self, access_key: str) -> str:
-        """As moto resolves it (``moto.iam.models.get_account_id_from``): keys made by STS
-        AssumeRole belong to the role's account."""
-        return str(get_account_id_from(access_key)) if access_key else DEFAULT_ACCOUNT_ID
-
-    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
-        """The principal ARN of an access key, as AWS names the caller in AccessDenied
-        messages: the assumed-role session ARN
-        (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``) for STS AssumeRole keys,
-        ``arn:aws:iam::<acct>:user/<name>`` for an IAM user's key (IAM User Guide, "IAM
-        identifiers", ARNs of STS role sessions). The session comes from moto's STS data;
-        without it (another moto version), the role ARN stands in.
+    def credential(self, access_key: str) -> Credential | None:
+        """An access key of moto's IAM: an IAM user's (active keys only) or a role
+        session's from STS AssumeRole (with its session token and session ARN
+        ``arn:aws:sts::<acct>:assumed-role/<role>/<session>``, IAM User Guide, "IAM
+        identifiers"). moto keeps both in the IAM backend of the key's account.
         """
-        try:
-            key = self._backend("iam", account, arns.PARTITION).access_keys.get(access_key)
-        except Exception:
-            return None
-        if key is None:
-            return None
-        role_arn = getattr(key, "role_arn", None)
-        if role_arn:
-            return self._session_arn(account, access_key) or role_arn
-        user = getattr(key, "user_name", None)
-        return arns.iam_user(account, user) if user else None
+        for account, per_account in list(iam_backends.items()):
+            backend = dict.get(per_account, arns.PARTITION)
+            key = backend.access_keys.get(access_key) if backend is not None else None
+            if key is None:
+                continue
+            role_arn = getattr(key, "role_arn", None)
+            if role_arn:
+                session = self._session(account, access_key)
+                if session is None:
+                    return None
+                return Credential(access_key, key.secret_access_key, account,
+                                  str(session.arn), str(session.session_token))
+            if getattr(key, "status", "Active") != "Active" or not key.user_name:
+                return None
+            return Credential(access_key, key.secret_access_key, account,
+                              arns.iam_user(account, key.user_name), None)
+        return None
 
-    def _session_arn(self, account: str, access_key: str) -> str | None:
-        try:
-            sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
-        except Exception:  # moto's STS model changed shape: fall back to the role ARN
-            return None
+    def _session(self, account: str, access_key: str) -> Any:
+        sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
         for session in reversed(sessions):
             if getattr(session, "access_key_id", None) == access_key:
-                arn = getattr(session, "arn", None)
-                return arn if isinstance(arn, str) else None
+                return session
         return None
+
+    def issue_session(self, role_arn: str, session_name: str, duration_s: int
+                      ) -> Credential:
+        """A session made by moto's STS, in the role's account, as AssumeRole makes it."""
+        account = arns.parse(role_arn).account
+        session = self._backend("sts", account, arns.PARTITION).assume_role(
+            region_name="us-east-1", role_session_name=session_name, role_arn=role_arn,
+            policy=None, duration=duration_s, external_id=None)
+        return Credential(session.access_key_id, session.secret_access_key, account,
+                          str(session.arn), str(session.session_token))
+
+    def create_role(self, role_arn: str, trust_policy: str,
+                    inline_policies: Mapping[str, str]) -> bool:
+        parts = arns.role_parts(role_arn)
+        if parts is None:
+            raise ValueError(f"not a role ARN: {role_arn}")
+        _, account, name = parts
+        backend = self._backend("iam", account, arns.PARTITION)
+        with self._roles_lock:  # two first AssumeRoles at once create it once
+            if any(role.name == name for role in list(backend.roles.values())):
+                return False
+            backend.create_role(role_name=name, assume_role_policy_document=trust_policy,
+                                path="/", permissions_boundary=None, description="",
+                                tags=[], max_session_duration=None)
+            for policy_name, document in inline_policies.items():
+                backend.put_role_policy(name, policy_name, document)
+            return True
 
     def organization_id(self, account: str) -> str | None:
         backend = self._backend("organizations", account, arns.PARTITION)

@@ -44,6 +44,19 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """An access key the local cloud knows: its secret, the account and principal it acts
+    as, and the session token temporary credentials must present (None for long-term
+    keys)."""
+
+    access_key: str
+    secret: str
+    account: str
+    principal_arn: str
+    session_token: str | None
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str
     policy: str | None
@@ -75,11 +88,17 @@ class CloudState(Protocol):
 
     default_account: str
 
-    def account_of_access_key(self, access_key: str) -> str:
-        """The account an access key belongs to (``default_account`` if unknown)."""
+    def credential(self, access_key: str) -> Credential | None:
+        """An access key issued by the local IAM (a user's) or STS (a role session's), or
+        None."""
 
-    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
-        """The principal ARN behind an access key: the assumed-role session or IAM user."""
+    def issue_session(self, role_arn: str, session_name: str, duration_s: int
+                      ) -> Credential:
+        """New temporary credentials of a role (STS AssumeRole's, checks already made)."""
+
+    def create_role(self, role_arn: str, trust_policy: str,
+                    inline_policies: Mapping[str, str]) -> bool:
+        """Create a role (no path) with its inline policies; False if it already exists."""
 
     def organization_id(self, account: str) -> str | None:
         """The AWS Organizations id of an account, if it is a member."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from dataplane_support import Cloud, put
+from dataplane_support import Cloud, put, signed_request
 
 from localcloud.endpoint import Endpoint, PortInUseError
 
@@ -45,7 +45,7 @@ def test_requests_not_intercepted_reach_moto_unchanged(cloud: Cloud) -> None:
 def _post(cloud: Cloud, action: str, request: object) -> requests.Response:
     """A raw AWS JSON 1.1 call, as a client that skips botocore's own validation sends it."""
     body = request if isinstance(request, bytes) else json.dumps(request).encode()
-    return requests.post(cloud.endpoint.url, data=body, timeout=5, headers={
+    return signed_request(cloud.endpoint.url, "events", body, {
         "X-Amz-Target": f"AWSEvents.{action}",
         "Content-Type": "application/x-amz-json-1.1"})
 
