@@ -1,6 +1,10 @@
 """AWS Signature Version 4, verified: the ``Authorization`` header and presigned query
 strings, as AWS's "Signature Version 4 signing process" (IAM User Guide, "Create a signed
-AWS API request" and "Elements of an AWS API request signature") defines them. Pure.
+AWS API request" and "Elements of an AWS API request signature") defines them; and the
+Signature Version 2 presigned query S3 still accepts (``AWSAccessKeyId``, ``Expires``,
+``Signature``: what boto3's ``generate_presigned_url`` makes for S3 unless told
+``signature_version="s3v4"``; Amazon S3 User Guide, "Authenticating requests using query
+parameters (AWS signature version 2)"). Pure.
 
 A request is first *parsed* (:func:`parse`: who claims to sign, for which date, region and
 service, which headers, which signature), then *verified* once the secret of its access
@@ -25,6 +29,7 @@ False
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -45,6 +50,15 @@ _FIELD = re.compile(r"(\w+)=([^,]*)")
 _SPACES = re.compile(r"\s+")
 # Characters left as they are by SigV4's URI encoding (RFC 3986 unreserved).
 _UNRESERVED = "-_.~"
+# The query parameters S3's Signature Version 2 signs as sub-resources (botocore's list).
+_V2_SUBRESOURCES = frozenset({
+    "accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory",
+    "lifecycle", "location", "logging", "metrics", "notification", "object-lock",
+    "partNumber", "policy", "replication", "requestPayment", "response-cache-control",
+    "response-content-disposition", "response-content-encoding", "response-content-language",
+    "response-content-type", "response-expires", "restore", "select", "select-type",
+    "storageClass", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
+    "versions", "website"})
 
 
 class Failure(Enum):
@@ -104,6 +118,7 @@ class SignedRequest:
     security_token: str | None
     expires_s: int | None = None
     query: tuple[tuple[str, str], ...] = field(default=())
+    version: int = 4
 
     @property
     def scope(self) -> str:
@@ -133,6 +148,8 @@ def parse(request: WireRequest) -> SignedRequest:
     names = {name for name, _ in query}
     if "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         return _parse_presigned(request, query)
+    if "AWSAccessKeyId" in names and "Signature" in names:
+        return _parse_presigned_v2(request, query)
     header = request.header("authorization")
     if header is None:
         raise AuthFailure(Failure.MISSING)
@@ -170,6 +187,18 @@ def _parse_presigned(request: WireRequest, query: list[tuple[str, str]]) -> Sign
                    token=values.get("X-Amz-Security-Token"), expires=expires, query=query)
 
 
+def _parse_presigned_v2(request: WireRequest, query: list[tuple[str, str]]) -> SignedRequest:
+    values = dict(query)
+    try:
+        expires = int(values.get("Expires", ""))
+    except ValueError:
+        raise AuthFailure(Failure.INCOMPLETE, "Expires must be a number of seconds since "
+                          "the epoch") from None
+    return SignedRequest(request, values["AWSAccessKeyId"], "", "us-east-1", "s3", (),
+                         values["Signature"], "", True,
+                         values.get("x-amz-security-token"), expires, tuple(query), 2)
+
+
 def _signed(request: WireRequest, credential: str, signed_headers: str, signature: str,
             amz_date: str, *, presigned: bool, token: str | None, expires: int | None,
             query: list[tuple[str, str]]) -> SignedRequest:
@@ -204,6 +233,10 @@ def check_time(signed: SignedRequest, now: datetime) -> None:
     Signature expired: 20250101T000000Z is now earlier than 20250101T000100Z \
 (20250101T001600Z - 15 min.)
     """
+    if signed.version == 2:  # Expires is the moment the URL stops working
+        if now.timestamp() > (signed.expires_s or 0):
+            raise AuthFailure(Failure.EXPIRED, "Request has expired")
+        return
     try:
         signed_at = datetime.strptime(signed.amz_date, _AMZ_DATE).replace(tzinfo=UTC)
     except ValueError:
@@ -226,8 +259,26 @@ def check_time(signed: SignedRequest, now: datetime) -> None:
 
 def verify(signed: SignedRequest, secret: str) -> bool:
     """Does the signature match the one ``secret`` gives this request? Constant-time."""
-    expected = signature(signed, secret)
+    expected = signature_v2(signed, secret) if signed.version == 2 else signature(signed, secret)
     return hmac.compare_digest(expected.encode(), signed.signature.encode())
+
+
+def signature_v2(signed: SignedRequest, secret: str) -> str:
+    """S3's Signature Version 2 of a presigned URL: base64 HMAC-SHA1 of the method, the
+    Content-MD5 and Content-Type, Expires, the ``x-amz-*`` parameters and the resource."""
+    values = dict(signed.query)
+    amz = sorted((name.lower(), value) for name, value in signed.query
+                 if name.lower().startswith("x-amz-"))
+    subresources = sorted((name, value) for name, value in signed.query
+                          if name in _V2_SUBRESOURCES)
+    resource = signed.request.raw_path + ("?" + "&".join(
+        f"{name}={value}" if value else name for name, value in subresources)
+        if subresources else "")
+    text = "\n".join([signed.request.method.upper(), values.get("content-md5", ""),
+                      values.get("content-type", ""), str(signed.expires_s)]) + "\n"
+    text += "".join(f"{name}:{value}\n" for name, value in amz) + resource
+    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
 
 
 def signature(signed: SignedRequest, secret: str) -> str:

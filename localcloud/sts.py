@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from localcloud import arns
 from localcloud.errors import AwsApiError
-from localcloud.policy import Principal
+from localcloud.policy import Principal, is_allowed_by_identity
 from localcloud.state import CloudState, Credential
 from localcloud.trust import (
     ADMINISTRATOR_POLICY,
     ADMINISTRATOR_POLICY_NAME,
+    ASSUME_ROLE,
     assume_refusal,
+    denied_message,
     is_organization_role,
     organization_role_trust,
     service_refusal,
@@ -59,10 +61,22 @@ class LocalSts:
 
     def refusal(self, caller: Principal, role_arn: str, *, external_id: str | None = None
                 ) -> str | None:
-        """Why ``caller`` may not assume ``role_arn`` (AWS's AccessDenied text), or None."""
+        """Why ``caller`` may not assume ``role_arn`` (AWS's AccessDenied text), or None.
+
+        Across accounts, a role session also needs its own role's identity policies to
+        allow ``sts:AssumeRole`` on the target ("Cross-account policy evaluation logic").
+        """
         self.ensure_organization_role(role_arn)
-        return assume_refusal(self.state.role(role_arn), role_arn, caller,
-                              external_id=external_id)
+        refusal = assume_refusal(self.state.role(role_arn), role_arn, caller,
+                                 external_id=external_id)
+        session = arns.assumed_role(caller.arn)
+        if refusal is not None or session is None or \
+                session.account == arns.account_of(role_arn):
+            return refusal
+        own = self.state.role(session.role_arn)
+        allowed = own is not None and is_allowed_by_identity(
+            own.identity_policies, action=ASSUME_ROLE, resource=role_arn)
+        return None if allowed else denied_message(str(caller.arn), role_arn)
 
     def assume_role_as_service(self, role_arn: str, service: str, *, source_arn: str,
                                source_account: str, session_name: str,

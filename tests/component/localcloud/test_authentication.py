@@ -163,12 +163,13 @@ def test_an_iam_users_access_key_acts_as_that_user(cloud: Cloud) -> None:
     assert error_of(as_ops.get_caller_identity)[:2] == (403, "InvalidClientTokenId")
 
 
-def test_a_presigned_s3_url_works_and_a_changed_one_does_not(cloud: Cloud) -> None:
+@pytest.mark.parametrize("version", [None, "s3v4"], ids=["SigV2 (boto3's default)", "SigV4"])
+def test_a_presigned_s3_url_works_and_a_changed_one_does_not(cloud: Cloud, version: str | None
+                                                             ) -> None:
     account = cloud.new_account()
-    # SigV4 presigning (botocore presigns S3 with SigV2 unless told; not emulated here).
     s3 = cloud.client_with(cloud.credentials(account), "s3",
-                           config=Config(signature_version="s3v4"))
-    bucket = f"presigned-{account}"
+                           config=Config(signature_version=version))
+    bucket = f"presigned-{version or 'v2'}-{account}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket=bucket, Key="note.txt", Body=b"hello")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "note.txt"},
@@ -292,3 +293,32 @@ def test_lambda_assumes_an_execution_role_that_trusts_it(cloud: Cloud) -> None:
         sts.assume_role_as_service(role_arn, "lambda.amazonaws.com",
                                    source_arn=function_arn, source_account="999999999999",
                                    session_name="f")
+
+
+def test_across_accounts_a_session_needs_its_own_role_to_allow_assume_role(
+        cloud: Cloud) -> None:
+    home, other = cloud.new_account(), cloud.new_account()
+    trust_home = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{home}:root"},
+        "Action": "sts:AssumeRole"}]})
+    target = cloud.client(other, "iam").create_role(
+        RoleName="shared", AssumeRolePolicyDocument=trust_home)["Role"]["Arn"]
+    limited = cloud.client(home, "iam").create_role(
+        RoleName="limited", AssumeRolePolicyDocument=trust_home)["Role"]["Arn"]
+    cloud.client(home, "iam").put_role_policy(
+        RoleName="limited", PolicyName="logs-only", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    creds = cloud.client(home, "sts").assume_role(RoleArn=limited,
+                                                  RoleSessionName="narrow")["Credentials"]
+    as_limited = client(cloud.endpoint, "sts", aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+    as_admin = cloud.client(home, "sts").assume_role(RoleArn=target,
+                                                     RoleSessionName="admin")
+
+    assert as_admin["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{other}:assumed-role/shared/admin")
+    assert error_of(as_limited.assume_role, RoleArn=target,
+                    RoleSessionName="narrow")[:2] == (403, "AccessDenied")

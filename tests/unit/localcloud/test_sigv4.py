@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
+from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -108,6 +108,26 @@ def test_a_presigned_url_is_verified_from_its_query() -> None:
     assert verify(claim, SECRET)
     forged = WireRequest("GET", "/bucket/other", presigned.raw_query, presigned.headers, b"")
     assert not verify(parse(forged), SECRET)
+
+
+@pytest.mark.parametrize("token", [None, "session-token"])
+def test_an_s3_signature_version_2_presigned_url_is_verified(token: str | None) -> None:
+    request = AWSRequest(method="GET", url="http://127.0.0.1:4566/bucket/a%20key"
+                         "?response-content-type=text%2Fplain")
+    HmacV1QueryAuth(Credentials("AKIDEXAMPLE", SECRET, token), expires=60).add_auth(request)
+    presigned = wire(request)
+
+    claim = parse(presigned)
+
+    assert (claim.version, claim.access_key, claim.security_token) == (2, "AKIDEXAMPLE", token)
+    assert verify(claim, SECRET)
+    assert not verify(claim, "another secret")
+    other_key = WireRequest("GET", "/bucket/other", presigned.raw_query, presigned.headers, b"")
+    assert not verify(parse(other_key), SECRET)
+    check_time(claim, datetime.now(UTC))
+    with pytest.raises(AuthFailure) as expired:
+        check_time(claim, datetime.now(UTC) + timedelta(seconds=120))
+    assert expired.value.failure is Failure.EXPIRED
 
 
 def test_a_request_without_a_signature_is_missing_its_authentication() -> None:
