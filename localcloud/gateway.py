@@ -33,6 +33,7 @@ from localcloud.control import SECRET_HEADER, ControlGuard
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
 from localcloud.identity import Authenticator, Identity, is_public_path
+from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.policy import Principal
 from localcloud.router import Router
@@ -70,6 +71,7 @@ class Gateway:
         self.workers = workers
         self.authenticator = Authenticator(state)
         self.sts = LocalSts(state)
+        self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -100,6 +102,9 @@ class Gateway:
             refused = self._sts(environ, identity)
             if refused is not None:
                 return _respond_error(start_response, refused)
+        invoke = INVOKE_PATH.match(path)
+        if invoke is not None and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(environ, start_response, identity, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
@@ -156,6 +161,33 @@ class Gateway:
                                    external_id=params.get("ExternalId"))
         return None if refusal is None else ErrorAnswer(403, "AccessDenied", refusal,
                                                         Protocol.QUERY)
+
+    # -- Lambda --------------------------------------------------------------------------
+
+    def _invoke(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                identity: Identity, name: str) -> Iterable[bytes]:
+        """Lambda's Invoke API, run by the Lambda runtime (localcloud.lambda_invoke)."""
+        caller = Caller(identity.account, identity.region, identity.principal_arn)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            answer = self.invoke_api.handle(
+                caller, name,
+                invocation_type=environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse",
+                log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
+                qualifier=(query.get("Qualifier") or [None])[0], body=_read_body(environ))
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("Invoke of %s failed", name)
+            data = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"})
+            start_response("500 Internal Server Error", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                ("x-amzn-ErrorType", "ServiceException")])
+            return [data.encode()]
+        headers = {"Content-Type": "application/json", **answer.headers,
+                   "Content-Length": str(len(answer.body))}
+        headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}",
+                       list(headers.items()))
+        return [answer.body]
 
     # -- local routes -------------------------------------------------------------------
 
@@ -266,11 +298,16 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return stream.read(length) if length > 0 else b""
 
 
+_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+            403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
+            413: "Request Entity Too Large", 429: "Too Many Requests",
+            500: "Internal Server Error"}
+
+
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-              408: "Request Timeout", 500: "Internal Server Error"}.get(status, "Error")
+    reason = _REASONS.get(status, "Error")
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:
