@@ -27,10 +27,9 @@ from moto.iam.models import iam_backends
 from localcloud import arns
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
-from localcloud.permissions import decide
-from localcloud.policy import Decision, Principal
 from localcloud.runtime.spec import Credentials, DeployedFunction
 from localcloud.state import ArchiveRef, Credential, Function, Queue, Role, Rule
+from localcloud.trust import service_refusal
 
 log = logging.getLogger(__name__)
 
@@ -284,17 +283,15 @@ class MotoState:
             raise LookupError(f"the code of {function.arn} changed or is gone")
         return bytes(model.code_bytes)
 
-    def role_credentials(self, role_arn: str, session_name: str,
-                         service: str) -> Credentials | None:
-        """AssumeRole of ``role_arn`` by a service principal, through moto's STS: None if
-        the role does not exist or its trust policy does not allow ``service``
-        ``sts:AssumeRole`` (Lambda Developer Guide, "Lambda execution role")."""
-        role = self.role(role_arn)
-        if role is None:
-            return None
-        decision = decide(role.trust_policy, principal=Principal(service=service),
-                          action="sts:AssumeRole", resource=role_arn, context={})
-        if decision is not Decision.ALLOW:
+    def role_credentials(self, role_arn: str, session_name: str, service: str, *,
+                         source_arn: str | None = None, source_account: str | None = None
+                         ) -> Credentials | None:
+        """AssumeRole of ``role_arn`` by a service principal acting for ``source_arn`` (of
+        ``source_account``), through moto's STS: None if the role does not exist or its
+        trust policy does not admit the service (``trust.service_refusal``, the check STS
+        makes for every caller; Lambda Developer Guide, "Lambda execution role")."""
+        if service_refusal(self.role(role_arn), role_arn, service, source_arn=source_arn,
+                           source_account=source_account) is not None:
             return None
         account = arns.parse(role_arn).account
         session = self._backend("sts", account, arns.PARTITION).assume_role(
