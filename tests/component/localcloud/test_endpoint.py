@@ -18,6 +18,7 @@ from dataplane_support import Cloud, put, signed_request
 from localcloud.endpoint import Endpoint, PortInUseError
 
 REPO = Path(__file__).resolve().parents[3]
+STARTUP_DEADLINE_S = 180
 
 
 def test_a_port_in_use_is_a_typed_error_naming_the_port(endpoint: Endpoint) -> None:
@@ -113,7 +114,7 @@ def test_python_m_localcloud_on_port_0_prints_its_url_and_stops_cleanly(stop: in
 
         process.send_signal(stop)
 
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=STARTUP_DEADLINE_S) == 0
         assert process.stderr is not None
         assert process.stderr.read() == ""
     finally:
@@ -125,7 +126,9 @@ def test_the_module_exits_1_with_one_line_when_the_port_is_taken(endpoint: Endpo
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     finished = subprocess.run(
         [sys.executable, "-m", "localcloud", "--port", str(endpoint.port)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=30)
+        # A deadline on the process ending, not a speed claim: importing moto takes over
+        # 30 s when the shared 2-core machine runs several suites at once.
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=STARTUP_DEADLINE_S)
 
     assert finished.returncode == 1
     assert finished.stderr.strip().splitlines() == [
