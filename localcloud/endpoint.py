@@ -27,6 +27,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud import replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.errors import LocalCloudError
@@ -123,6 +124,7 @@ class Endpoint:
             router.stop()
             runtime.stop()
             raise PortInUseError(self.host, self.port) from None
+        replays.install(router.replay)  # replays run through this router, not moto's code
         self.router = router
         self.sts = app.sts
         self.runtime = runtime
