@@ -29,7 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.config import RouterConfig
 from localcloud.errors import LocalCloudError
-from localcloud.functions import WorkerRegistry
+from localcloud.functions import FunctionInvoker, WorkerRegistry
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
@@ -66,12 +66,15 @@ class Endpoint:
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 config: RouterConfig | None = None) -> None:
+                 config: RouterConfig | None = None,
+                 invoker: FunctionInvoker | None = None) -> None:
         check_loopback(host)
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
         self.workers = WorkerRegistry()
+        # What runs Lambda functions for EventBridge targets and API Gateway alike.
+        self.invoker: FunctionInvoker = invoker or self.workers
         self.router: Router | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -87,7 +90,7 @@ class Endpoint:
         if self.port:
             _check_port_free(self.host, self.port)
         state = MotoState(self.config.cache_size)
-        router = Router(self.config, state=state, invoker=self.workers)
+        router = Router(self.config, state=state, invoker=self.invoker)
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
                       workers=self.workers)
         try:

@@ -25,10 +25,15 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.admission import Caller
+from localcloud.apigateway import control
+from localcloud.apigateway.proxy import HttpRequest, HttpResponse
+from localcloud.apigateway.service import RestApiService
+from localcloud.apigateway.urls import UserRequest, user_request
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
@@ -94,12 +99,21 @@ class Gateway:
         self.workers = workers
         # Bounded: every STS AssumeRole makes a new access key.
         self._callers = BoundedCache()
+        self.rest_apis = RestApiService(state, lambda: self.router.invoker)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_local/"):
             return self._local(environ, start_response, path)
+        stage_request = user_request(path)
+        if stage_request is not None:
+            return self._stage_request(environ, start_response, stage_request)
+        if path.startswith("/restapis"):
+            action = control.control_action(environ.get("REQUEST_METHOD", "GET"), path,
+                                            environ.get("QUERY_STRING", ""))
+            if action is not None:
+                return _respond(start_response, *self._rest_api_control(environ, action))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
@@ -139,6 +153,48 @@ class Gateway:
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("%s failed", action)
             return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    # -- API Gateway ----------------------------------------------------------------------
+
+    def _caller(self, environ: dict[str, Any]) -> Caller:
+        return caller_from_authorization(
+            environ.get("HTTP_AUTHORIZATION"), state=self.state,
+            moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"), cache=self._callers)
+
+    def _rest_api_control(self, environ: dict[str, Any], action: tuple[str, str | None]
+                          ) -> tuple[int, dict[str, Any]]:
+        """ImportRestApi / PutRestApi in the caller's account and region."""
+        caller = self._caller(environ)
+        try:
+            return control.handle(self.state, action, account=caller.account,
+                                  region=caller.region, query=environ.get("QUERY_STRING", ""),
+                                  body=_read_body(environ))
+        except AwsApiError as exc:
+            # API Gateway's REST-JSON errors: the type in x-amzn-ErrorType, {"message"}.
+            return exc.status, {"__type": exc.code, "message": exc.message}
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("%s failed", action[0])
+            return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    def _stage_request(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                       target: UserRequest) -> Iterable[bytes]:
+        """A public request to a REST API stage URL: no AWS credentials involved."""
+        headers = [(key[5:].replace("_", "-").title(), value) for key, value in environ.items()
+                   if key.startswith("HTTP_")]
+        for key, name in (("CONTENT_TYPE", "Content-Type"),
+                          ("CONTENT_LENGTH", "Content-Length")):
+            if environ.get(key):
+                headers.append((name, environ[key]))
+        request = HttpRequest(environ.get("REQUEST_METHOD", "GET"), target.path,
+                              environ.get("QUERY_STRING", ""), headers, _read_body(environ))
+        try:
+            response = self.rest_apis.handle(target, request,
+                                             environ.get("REMOTE_ADDR", "127.0.0.1"))
+        except Exception:  # a bug of ours: API Gateway's 500, never a dropped connection
+            log.exception("request to %s failed", target)
+            response = HttpResponse(500, [("Content-Type", "application/json")],
+                                    b'{"message": "Internal server error"}')
+        return _respond_raw(start_response, response)
 
     # -- local routes -------------------------------------------------------------------
 
@@ -225,11 +281,26 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return stream.read(length) if length > 0 else b""
 
 
+def _respond_raw(start_response: Callable[..., Any], response: HttpResponse) -> list[bytes]:
+    """An HTTP response as the function (or API Gateway) made it."""
+    headers = [(name, value) for name, value in response.headers
+               if name.lower() not in ("content-length", "transfer-encoding", "connection")]
+    headers.append(("Content-Length", str(len(response.body))))
+    start_response(f"{response.status} {_reason(response.status)}", headers)
+    return [response.body]
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout",
-              500: "Internal Server Error"}.get(status, "Error")
+    reason = _reason(status)
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:
