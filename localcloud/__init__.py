@@ -24,6 +24,8 @@ The modules, by job (each imports only modules listed before it):
 - ``admission`` (PutEvents validation, caller, bus, bus policies), ``matching`` (rules),
   ``lambda_async`` (Lambda's retries and destinations), ``retries`` (RetryPolicy, DLQs);
 - ``targets/``: one class per target kind (bus, log group, SQS, Lambda, archive);
+- ``apigateway/``: REST APIs as Chalice imports them, served at their stage URLs
+  ``/restapis/<id>/<stage>/_user_request_/<path>`` (route, permission, proxy event);
 - ``router`` (orchestrates the above), ``gateway`` (the wire protocol), ``endpoint``
   (the server and its command line).
 
