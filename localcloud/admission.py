@@ -45,6 +45,13 @@ __all__ = [
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
 TIME_ENTRY_BYTES = 14
+# DetailType: "Free-form string, with a maximum of 128 characters" (API Reference,
+# PutEventsRequestEntry); the entry fails with InvalidArgument (wording inferred).
+# TraceHeader: 1 to 500 characters (botocore events service-2.json, shape TraceHeader),
+# a model constraint, so the whole call fails with ValidationException. Source and
+# Resources have no length of their own in the API; the 256 KB entry size bounds them.
+MAX_DETAIL_TYPE = 128
+MAX_TRACE_HEADER = 500
 _BUS_NAME = re.compile(r"^[/.\-_A-Za-z0-9]{1,256}$")
 
 
@@ -116,6 +123,13 @@ def check_request(entries: Any) -> list[Mapping[str, Any]]:
                           "1 validation error detected: Value '[PutEventsRequestEntry]' at "
                           "'entries' failed to satisfy constraint: Member must have length "
                           "less than or equal to 10")
+    for number, entry in enumerate(entries, start=1):
+        trace = entry.get("TraceHeader")
+        if isinstance(trace, str) and not 1 <= len(trace) <= MAX_TRACE_HEADER:
+            bound = ("less than or equal to 500" if trace else "greater than or equal to 1")
+            raise AwsApiError("ValidationException", "1 validation error detected: Value "
+                              f"at 'entries.{number}.member.traceHeader' failed to satisfy "
+                              f"constraint: Member must have length {bound}")
     if sum(entry_size(e) for e in entries) > MAX_REQUEST_BYTES:
         raise AwsApiError("ValidationException",
                           "Total size of the entries in the request is over the limit.")
@@ -133,6 +147,9 @@ def check_entry(entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, EntryE
         if not isinstance(value, str) or not value:
             return None, EntryError("InvalidArgument", f"Parameter {key} is not valid. "
                                     f"Reason: {key} is a required argument.")
+    if len(entry["DetailType"]) > MAX_DETAIL_TYPE:
+        return None, EntryError("InvalidArgument", "Parameter DetailType is not valid. "
+                                f"Reason: DetailType exceeds {MAX_DETAIL_TYPE} characters.")
     if entry["Source"].startswith("aws."):
         # Custom events may not use an AWS service's source (EventBridge User Guide,
         # "Sending events with PutEvents").

@@ -36,8 +36,38 @@ ENABLED_STATES = frozenset({"ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_E
 _TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
 
 
+# EventPattern: at most 4,096 characters in the API's model (botocore events
+# service-2.json, shape EventPattern, "max": 4096), and the service quota "Event pattern
+# size" of 2,048 characters by default (EventBridge User Guide, "Amazon EventBridge
+# quotas"; raising it is a quota request). Both are enforced: the quota as PutRule's
+# LimitExceededException (its documented error for a quota), wording ours.
+MAX_PATTERN_LENGTH = 4096
+PATTERN_SIZE_QUOTA = 2048
+
+
+def check_pattern_size(pattern: str) -> None:
+    """Refuse a pattern longer than the API allows or than the default quota.
+
+    >>> try:
+    ...     check_pattern_size("{" + " " * 3000 + "}")
+    ... except AwsApiError as error:
+    ...     print(error.code)
+    LimitExceededException
+    """
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise AwsApiError("ValidationException", "1 validation error detected: Value at "
+                          "'eventPattern' failed to satisfy constraint: Member must have "
+                          f"length less than or equal to {MAX_PATTERN_LENGTH}")
+    if len(pattern) > PATTERN_SIZE_QUOTA:
+        raise AwsApiError("LimitExceededException", f"Event pattern size {len(pattern)} "
+                          f"exceeds the quota of {PATTERN_SIZE_QUOTA} characters.")
+
+
 def validate_pattern(pattern: Any) -> EventPattern:
-    """PutRule/TestEventPattern pattern validation -> InvalidEventPatternException."""
+    """PutRule/TestEventPattern pattern validation -> InvalidEventPatternException, or the
+    size limits above."""
+    if isinstance(pattern, str):
+        check_pattern_size(pattern)
     try:
         return compile_pattern(pattern)
     except InvalidEventPattern as exc:

@@ -31,6 +31,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from localcloud.wildcards import (
+    MAX_COMPLEXITY,
+    TOO_COMPLEX,
+    Wildcard,
+    WildcardError,
+    complexity,
+    parse_wildcard,
+)
+
 __all__ = ["EventPattern", "InvalidEventPattern", "compile_pattern"]
 
 
@@ -68,9 +77,29 @@ _RESERVED_IN_OR = frozenset({
 _FIVE_BILLION = 5e9
 _NUMERIC_RANGE_ERROR = "Value must be between -5.0E9 and 5.0E9, inclusive"
 
-# [ruler] Constants.IPv4_REGEX / IPv6_REGEX: what counts as an IP address literal.
-_IPV4_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
-_IPV6_RE = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*")
+# [ruler] Constants.IPv4_REGEX ([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+) and IPv6_REGEX
+# ([0-9a-fA-F:]*:[0-9a-fA-F:]*): what counts as an IP address literal. Checked by
+# character sets, not those regular expressions: the IPv6 one backtracks quadratically
+# on a long run of colons, and event values are attacker-sized (256 KB).
+_DIGITS = frozenset("0123456789")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:")
+_LONGEST_IP = 64  # longer than any IPv4/IPv6 literal ipaddress accepts
+
+
+def _ip_literal(text: str) -> bool:
+    """True if ``text`` has the shape of [ruler]'s IPv4 or IPv6 literal. Linear.
+
+    >>> _ip_literal("10.0.0.1"), _ip_literal("fe80::1"), _ip_literal("10.0.0")
+    (True, True, False)
+    """
+    return len(text) <= _LONGEST_IP and _ip_shape(text)
+
+
+def _ip_shape(text: str) -> bool:
+    parts = text.split(".")
+    if len(parts) == 4 and all(part and _DIGITS.issuperset(part) for part in parts):
+        return True
+    return ":" in text and _IPV6_CHARS.issuperset(text)
 
 _TOO_MANY_NUMERIC = "Too many elements in numeric expression"
 _ONE_KEY = "Only one key allowed in match expression"
@@ -103,7 +132,7 @@ def _token_text(value: object) -> str:
 
 def _parse_ip(text: str) -> tuple[int, int] | None:
     """(version, integer) for an IPv4/IPv6 literal as [ruler] CIDR recognises it, else None."""
-    if _IPV4_RE.fullmatch(text) is None and _IPV6_RE.fullmatch(text) is None:
+    if not _ip_literal(text):
         return None
     try:
         address = ipaddress.ip_address(text)
@@ -143,6 +172,7 @@ class _Leaf:
         self.cidrs: list[tuple[int, int, int]] = []
         self.exists_true = False
         self.exists_false = False
+        self.wildcards: list[Wildcard] = []
 
     def everything_but_strings(self) -> None:
         # [ruler] ByteMachine: an anything-but fails only on an excluded value of its own
@@ -151,6 +181,8 @@ class _Leaf:
         self.null_ok = self.true_ok = self.false_ok = True
 
     def build(self) -> Callable[[Any], bool]:
+        if complexity(self.wildcards) > MAX_COMPLEXITY:
+            raise InvalidEventPattern(TOO_COMPLEX)
         value_pred = self._value_predicate()
         absent_ok = self.exists_false
         exists_true = self.exists_true
@@ -473,41 +505,21 @@ def _op_equals_ignore_case(leaf: _Leaf, operand: object) -> None:
     leaf.str_preds.append(lambda value: value.lower() == lowered)
 
 
-def _wildcard_regex(text: str) -> re.Pattern[str]:
-    """[filtering] "Wildcard matching": `*` is any run of characters; `\\*` is a literal
-    star and `\\\\` a literal backslash; any other escape and `**` are errors ([ruler]
-    WildcardParser; positions are UTF-8 byte offsets in the quoted value, as on AWS).
-    """
-    parts: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "*":
-            if index + 1 < len(text) and text[index + 1] == "*":
-                raise InvalidEventPattern(
-                    f"Consecutive wildcard characters at pos {_byte_pos(text, index)}")
-            parts.append(".*")
-        elif char == "\\":
-            if index + 1 < len(text) and text[index + 1] in "*\\":
-                parts.append(re.escape(text[index + 1]))
-                index += 2
-                continue
-            raise InvalidEventPattern(f"Invalid escape character at pos {_byte_pos(text, index)}")
-        else:
-            parts.append(re.escape(char))
-        index += 1
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def _byte_pos(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8")) + 1  # +1: the opening quote
+def _wildcard(leaf: _Leaf, text: str) -> Wildcard:
+    """[filtering] "Wildcard matching", parsed and matched without backtracking by
+    :mod:`localcloud.wildcards`; the leaf keeps it for the complexity check."""
+    try:
+        wildcard = parse_wildcard(text)
+    except WildcardError as exc:
+        raise InvalidEventPattern(exc.reason) from None
+    leaf.wildcards.append(wildcard)
+    return wildcard
 
 
 def _op_wildcard(leaf: _Leaf, operand: object) -> None:
     if not isinstance(operand, str):
         raise InvalidEventPattern("wildcard match pattern must be a string")
-    fullmatch = _wildcard_regex(operand).fullmatch
-    leaf.str_preds.append(lambda value: fullmatch(value) is not None)
+    leaf.str_preds.append(_wildcard(leaf, operand).matches)
 
 
 # --- anything-but ---------------------------------------------------------------------
@@ -591,9 +603,9 @@ def _anything_but_modifier(leaf: _Leaf, operand: Mapping) -> None:
         lowered = frozenset(text.lower() for text in texts)
         leaf.str_preds.append(lambda value: value.lower() not in lowered)
     else:
-        regexes = tuple(_wildcard_regex(text).fullmatch for text in texts)
+        matchers = tuple(_wildcard(leaf, text).matches for text in texts)
         leaf.str_preds.append(
-            lambda value: all(fullmatch(value) is None for fullmatch in regexes))
+            lambda value: not any(matches(value) for matches in matchers))
 
 
 # --- numeric --------------------------------------------------------------------------
@@ -691,7 +703,7 @@ def _op_cidr(leaf: _Leaf, operand: object) -> None:
     if bits < 0:
         raise InvalidEventPattern("Malformed CIDR, mask bits must not be negative")
     text = parts[0]
-    if _IPV4_RE.fullmatch(text) is None and _IPV6_RE.fullmatch(text) is None:
+    if not _ip_shape(text):
         raise InvalidEventPattern(f"Nonstandard IP address: {text}")
     try:
         address = ipaddress.ip_address(text)

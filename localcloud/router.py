@@ -119,7 +119,7 @@ class Router:
 
     def _forward(self, bus: BusRef, event: RoutedEvent) -> None:
         """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
-        self.scheduler.enqueue(lambda: self._route(bus, event))
+        self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
 
     def _route(self, bus: BusRef, event: RoutedEvent) -> None:
         """Match the event against the bus's enabled rules and deliver to their targets."""

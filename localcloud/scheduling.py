@@ -1,6 +1,8 @@
 """When the data plane's work runs: one routing thread, a thread pool, and timers.
 
-Routing and in-memory deliveries run in order on one thread; Lambda invocations run on a
+Routing and in-memory deliveries run on one thread, in order within a lane (one lane
+per account whose bus the event is on) and round-robin across lanes, so one account's
+backlog never makes another account's events wait behind it; Lambda invocations run on a
 pool, so a slow function never blocks routing; retries wait on a timer thread, their
 delays given in AWS seconds and scaled to local time. Every piece of work is counted from
 the moment it is queued until it finished, so ``wait_idle`` knows when nothing is left.
@@ -19,9 +21,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,7 +37,10 @@ class Scheduler:
 
     def __init__(self, *, time_scale: float, pool_size: int) -> None:
         self.time_scale = time_scale
-        self._work: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
+        # Routing lanes: the work of each lane in order, and the lanes with work in turn.
+        self._lanes: dict[str, deque[Work]] = {}
+        self._turns: deque[str] = deque()
+        self._work_ready = threading.Condition()
         self._pending = 0
         self._idle = threading.Condition()
         self._timers: list[tuple[float, int, Work, bool]] = []
@@ -52,10 +57,17 @@ class Scheduler:
 
     # -- what callers use -------------------------------------------------------------
 
-    def enqueue(self, work: Work) -> None:
-        """Run ``work`` on the routing thread, after everything queued before it."""
+    def enqueue(self, work: Work, lane: str = "") -> None:
+        """Run ``work`` on the routing thread, after everything queued before it in its
+        lane; lanes take turns, one piece of work each."""
         self._acquire()
-        self._work.put(work)
+        with self._work_ready:
+            waiting = self._lanes.get(lane)
+            if waiting is None:
+                waiting = self._lanes[lane] = deque()
+                self._turns.append(lane)
+            waiting.append(work)
+            self._work_ready.notify()
 
     def submit(self, work: Work) -> None:
         """Run ``work`` on the pool (nothing runs once the scheduler is stopped)."""
@@ -105,7 +117,8 @@ class Scheduler:
     def stop(self) -> None:
         """Stop the threads; work still queued or waiting never runs."""
         self._stopping = True
-        self._work.put(None)
+        with self._work_ready:
+            self._work_ready.notify_all()
         with self._timer_wake:
             self._timer_wake.notify()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -122,9 +135,25 @@ class Scheduler:
             if self._pending == 0:
                 self._idle.notify_all()
 
+    def _next_work(self) -> Work | None:
+        """The next lane's oldest work (None once stopping); the lane goes to the back."""
+        with self._work_ready:
+            while not self._turns and not self._stopping:
+                self._work_ready.wait()
+            if self._stopping:
+                return None
+            lane = self._turns.popleft()
+            waiting = self._lanes[lane]
+            work = waiting.popleft()
+            if waiting:
+                self._turns.append(lane)
+            else:
+                del self._lanes[lane]
+            return work
+
     def _route_loop(self) -> None:
         while True:
-            work = self._work.get()
+            work = self._next_work()
             if work is None:
                 return
             try:
