@@ -29,11 +29,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.config import RouterConfig
 from localcloud.errors import LocalCloudError
-from localcloud.functions import FunctionInvoker, WorkerRegistry
+from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
 from localcloud.router import Router
+from localcloud.runtime.invoker import LambdaRuntime
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -73,8 +74,10 @@ class Endpoint:
         self.port = port
         self.config = config or RouterConfig()
         self.workers = WorkerRegistry()
-        # What runs Lambda functions for EventBridge targets and API Gateway alike.
-        self.invoker: FunctionInvoker = invoker or self.workers
+        self.runtime: LambdaRuntime | None = None
+        # What runs Lambda functions for EventBridge targets and API Gateway alike: by
+        # default registered workers first, then the Lambda runtime.
+        self._invoker = invoker
         self.router: Router | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -90,7 +93,9 @@ class Endpoint:
         if self.port:
             _check_port_free(self.host, self.port)
         state = MotoState(self.config.cache_size)
-        router = Router(self.config, state=state, invoker=self.invoker)
+        runtime = LambdaRuntime(state, endpoint_url=self.url)
+        router = Router(self.config, state=state,
+                        invoker=self._invoker or RegisteredFirst(self.workers, runtime))
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
                       workers=self.workers)
         try:
@@ -98,15 +103,19 @@ class Endpoint:
                                  request_handler=_RequestHandler)
         except OSError as exc:
             router.stop()
+            runtime.stop()
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(self.host, self.port) from None
             raise
         except SystemExit:  # werkzeug exits when the port is taken on some versions
             router.stop()
+            runtime.stop()
             raise PortInUseError(self.host, self.port) from None
         self.router = router
+        self.runtime = runtime
         self._server = server
         self.port = server.server_address[1]
+        runtime.endpoint_url = self.url
         self._thread = threading.Thread(target=server.serve_forever, name="local-endpoint",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -121,6 +130,8 @@ class Endpoint:
             self._thread.join(timeout=5)
         if self.router is not None:
             self.router.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
         self._server = self._thread = None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -29,11 +29,13 @@ from localcloud.errors import LocalCloudError
 
 @dataclass
 class InvocationResult:
-    """What one attempt returned: a result, or a function error payload."""
+    """What one attempt returned: a result, or a function error payload; the lines the
+    invocation wrote to its log (for the Invoke API's ``LogType=Tail``)."""
 
     status: int
     payload: Any
     function_error: str | None = None
+    log_lines: list[str] = field(default_factory=list)
 
 
 class FunctionUnreachable(LocalCloudError):
@@ -141,3 +143,29 @@ def invoke_worker(url: str, name: str, body: str, *, timeout_s: float,
             "errorMessage": f"the worker answered HTTP {response.status}",
             "errorType": "ServiceException"}, "Unhandled")
     return InvocationResult(response.status, payload, error)
+
+
+class RegisteredFirst:
+    """Functions with a registered worker go to it; every other function to ``runtime``
+    (the Lambda runtime), so registered workers and deployed packages coexist.
+
+    >>> registry = WorkerRegistry()
+    >>> registry.register("arn:aws:lambda:r:1:function:f", "http://127.0.0.1:9001")
+    >>> RegisteredFirst(registry, registry).unavailable("arn:aws:lambda:r:1:function:f") is None
+    True
+    """
+
+    def __init__(self, registry: WorkerRegistry, runtime: FunctionInvoker) -> None:
+        self.registry = registry
+        self.runtime = runtime
+
+    def _for(self, function_arn: str) -> FunctionInvoker:
+        return self.registry if self.registry.url_for(function_arn) else self.runtime
+
+    def unavailable(self, function_arn: str) -> str | None:
+        return self._for(function_arn).unavailable(function_arn)
+
+    def invoke(self, function_arn: str, payload: str, *, timeout_s: float,
+               request_id: str) -> InvocationResult:
+        return self._for(function_arn).invoke(function_arn, payload, timeout_s=timeout_s,
+                                              request_id=request_id)

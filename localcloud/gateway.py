@@ -37,6 +37,7 @@ from localcloud.apigateway.urls import UserRequest, user_request
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
+from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.router import Router
 from localcloud.state import CloudState
@@ -100,6 +101,7 @@ class Gateway:
         # Bounded: every STS AssumeRole makes a new access key.
         self._callers = BoundedCache()
         self.rest_apis = RestApiService(state, lambda: self.router.invoker)
+        self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -114,6 +116,9 @@ class Gateway:
                                             environ.get("QUERY_STRING", ""))
             if action is not None:
                 return _respond(start_response, *self._rest_api_control(environ, action))
+        invoke = INVOKE_PATH.match(path)
+        if invoke is not None and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(environ, start_response, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
@@ -195,6 +200,34 @@ class Gateway:
             response = HttpResponse(500, [("Content-Type", "application/json")],
                                     b'{"message": "Internal server error"}')
         return _respond_raw(start_response, response)
+    # -- Lambda --------------------------------------------------------------------------
+
+    def _invoke(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                name: str) -> Iterable[bytes]:
+        """Lambda's Invoke API, run by the Lambda runtime (localcloud.lambda_invoke)."""
+        caller = caller_from_authorization(
+            environ.get("HTTP_AUTHORIZATION"), state=self.state,
+            moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"), cache=self._callers)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            answer = self.invoke_api.handle(
+                caller, name,
+                invocation_type=environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse",
+                log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
+                qualifier=(query.get("Qualifier") or [None])[0], body=_read_body(environ))
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("Invoke of %s failed", name)
+            data = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"})
+            start_response("500 Internal Server Error", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                ("x-amzn-ErrorType", "ServiceException")])
+            return [data.encode()]
+        headers = {"Content-Type": "application/json", **answer.headers,
+                   "Content-Length": str(len(answer.body))}
+        headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        start_response(f"{answer.status} {_reason(answer.status)}",
+                       list(headers.items()))
+        return [answer.body]
 
     # -- local routes -------------------------------------------------------------------
 

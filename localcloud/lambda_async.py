@@ -15,6 +15,7 @@ not be reached on the first attempt is EventBridge's failure (its RetryPolicy an
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ from localcloud.functions import FunctionInvoker, FunctionUnreachable, Invocatio
 from localcloud.queues import QueueSender
 from localcloud.scheduling import Scheduler
 from localcloud.state import Function
+
+log = logging.getLogger(__name__)
 
 # Lambda's asynchronous invocation defaults (Lambda Developer Guide, "Asynchronous
 # invocation" / "Configuring error handling for asynchronous invocation"): two retries,
@@ -109,9 +112,20 @@ def invocation_record(*, request_id: str, function_arn: str, condition: str,
 
 @dataclass
 class Invocation:
-    """One asynchronous invocation and its attempts so far."""
+    """One asynchronous invocation and its attempts so far.
 
-    delivery: Delivery
+    ``delivery`` is the EventBridge delivery that started it (None for an Invoke API
+    call with ``InvocationType=Event``). Its age is real time, except that Lambda's retry
+    waits count at their AWS length (they are scaled locally): a worker that stalls for a
+    minute ages the event by a minute, not by hours of scaled time.
+
+    >>> inv = Invocation(None, "t", "f", "{}", {}, AsyncInvokeConfig(), 3.0, accepted=100.0)
+    >>> inv.waited(aws_s=60.0, local_s=0.1)
+    >>> round(inv.age_s(now=100.5), 3)      # 0.4 s running + 60 s of retry wait
+    60.4
+    """
+
+    delivery: Delivery | None
     target_arn: str
     function_arn: str
     body: str
@@ -121,6 +135,18 @@ class Invocation:
     attempts: int = 0
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     accepted: float = field(default_factory=time.monotonic)
+    waited_aws_s: float = 0.0
+    waited_local_s: float = 0.0
+
+    def waited(self, *, aws_s: float, local_s: float) -> None:
+        """Count a retry wait: ``aws_s`` as Lambda waits it, ``local_s`` as waited here."""
+        self.waited_aws_s += aws_s
+        self.waited_local_s += local_s
+
+    def age_s(self, now: float | None = None) -> float:
+        """Seconds since Lambda accepted the event, as AWS would count them."""
+        elapsed = (time.monotonic() if now is None else now) - self.accepted
+        return max(0.0, elapsed - self.waited_local_s) + self.waited_aws_s
 
 
 class AsyncInvocations:
@@ -146,20 +172,34 @@ class AsyncInvocations:
             timeout_s=function.timeout_s)
         self.scheduler.submit(lambda: self._attempt(invocation))
 
+    def invoke_async(self, function: Function, body: str) -> str:
+        """An Invoke API call with ``InvocationType=Event``: queued, retried and sent to
+        destinations like an EventBridge delivery; returns its request id."""
+        try:
+            event: Any = json.loads(body)
+        except ValueError:
+            event = body
+        invocation = Invocation(
+            delivery=None, target_arn=function.arn, function_arn=function.arn, body=body,
+            event=event, config=AsyncInvokeConfig.from_api(function.async_config),
+            timeout_s=function.timeout_s)
+        self.scheduler.submit(lambda: self._attempt(invocation))
+        return invocation.request_id
+
     def _attempt(self, inv: Invocation) -> None:
         inv.attempts += 1
         try:
             result = self.invoker.invoke(inv.target_arn, inv.body, timeout_s=inv.timeout_s,
                                          request_id=inv.request_id)
         except FunctionUnreachable as exc:
-            if inv.attempts == 1:
+            if inv.attempts == 1 and inv.delivery is not None:
                 # Lambda never accepted the event: an EventBridge delivery failure.
                 self.report.failed(inv.delivery, DeliveryFailure(
                     CONNECTION_FAILURE, str(exc), retriable=True))
                 return
             result = InvocationResult(500, {"errorMessage": exc.without_location,
                                             "errorType": "ServiceException"}, "Unhandled")
-        if inv.attempts == 1:
+        if inv.attempts == 1 and inv.delivery is not None:
             self.report.delivered(inv.delivery)
         if not result.function_error:
             if inv.config.on_success:
@@ -171,14 +211,22 @@ class AsyncInvocations:
             self._gave_up(inv, "RetriesExhausted", result)
             return
         delay = LAMBDA_RETRY_DELAYS_S[min(retries_done, len(LAMBDA_RETRY_DELAYS_S) - 1)]
-        if self.scheduler.age(inv.accepted) + delay > inv.config.max_event_age_s:
+        if inv.age_s() + delay > inv.config.max_event_age_s:
             self._gave_up(inv, "EventAgeExceeded", result)
             return
         self.report.count("retried")
+        inv.waited(aws_s=delay, local_s=delay * self.scheduler.time_scale)
         self.scheduler.later(delay, lambda: self._attempt(inv), on_pool=True)
 
+    def _record(self, inv: Invocation, code: str, message: str) -> None:
+        if inv.delivery is not None:
+            self.report.record(inv.delivery, code, message)
+        else:
+            log.info("invocation %s of %s: %s %s", inv.request_id, inv.function_arn, code,
+                     message)
+
     def _gave_up(self, inv: Invocation, condition: str, result: InvocationResult) -> None:
-        self.report.record(inv.delivery, f"lambda {condition}", json.dumps(result.payload))
+        self._record(inv, f"lambda {condition}", json.dumps(result.payload))
         if inv.config.on_failure:
             self._destination(inv, inv.config.on_failure, condition, result)
         else:
@@ -200,4 +248,4 @@ class AsyncInvocations:
                 self.report.count("dead_lettered")
         except (DeliveryFailure, ValueError) as exc:
             self.report.count("dropped")
-            self.report.record(inv.delivery, "destination failed", str(exc))
+            self._record(inv, "destination failed", str(exc))

@@ -32,6 +32,9 @@ from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
+from localcloud.permissions import decide
+from localcloud.policy import Decision, Principal
+from localcloud.runtime.spec import Credentials, DeployedFunction
 from localcloud.state import ArchiveRef, Function, Queue, RestApi, Role, Rule
 
 log = logging.getLogger(__name__)
@@ -221,13 +224,81 @@ class MotoState:
         except Exception:  # moto raises UnknownFunctionException
             return None
         try:
-            policy = json.loads(backend.get_policy(name, qualifier))["Policy"]
+            policy = _aws_principals(json.loads(backend.get_policy(name, qualifier))["Policy"])
         except Exception:  # no statements -> moto raises GenericResourcNotFound
             policy = None
         configs = getattr(function, "event_invoke_config", None) or []
         return Function(arn=function.function_arn,
                         timeout_s=float(getattr(function, "timeout", 3) or 3),
                         policy=policy, async_config=configs[-1].config if configs else None)
+
+    # -- the Lambda runtime (localcloud.runtime.spec.LambdaState) ---------------------------
+
+    def _function_model(self, arn: str) -> Any:
+        parsed = arns.parse(arn)
+        name, qualifier = arns.function_name(parsed)
+        try:
+            return self._backend("lambda", parsed.account, parsed.region).get_function(
+                name, qualifier)
+        except Exception:  # moto raises UnknownFunctionException
+            return None
+
+    def deployed_function(self, arn: str) -> DeployedFunction | None:
+        """The function version a Lambda ARN names, as its worker runs it."""
+        model = self._function_model(arn)
+        if model is None:
+            return None
+        variables = getattr(model, "environment_vars", None) or {}
+        return DeployedFunction(
+            arn=str(model.function_arn), name=str(model.function_name),
+            version=str(getattr(model, "version", "$LATEST") or "$LATEST"),
+            handler=str(model.handler or ""), runtime=str(model.run_time or ""),
+            role=str(model.role), timeout_s=float(getattr(model, "timeout", 3) or 3),
+            memory_mb=int(getattr(model, "memory_size", 128) or 128),
+            variables={str(k): str(v) for k, v in dict(variables).items()},
+            code_key=str(getattr(model, "code_digest", "") or ""),
+            package_type=str(getattr(model, "package_type", "Zip") or "Zip"))
+
+    def function_zip(self, function: DeployedFunction) -> bytes:
+        """The zip moto keeps for the function (``code_bytes``), checked against the key."""
+        model = self._function_model(function.arn)
+        if model is None or getattr(model, "code_digest", None) != function.code_key:
+            raise LookupError(f"the code of {function.arn} changed or is gone")
+        return bytes(model.code_bytes)
+
+    def role_credentials(self, role_arn: str, session_name: str,
+                         service: str) -> Credentials | None:
+        """AssumeRole of ``role_arn`` by a service principal, through moto's STS: None if
+        the role does not exist or its trust policy does not allow ``service``
+        ``sts:AssumeRole`` (Lambda Developer Guide, "Lambda execution role")."""
+        role = self.role(role_arn)
+        if role is None:
+            return None
+        decision = decide(role.trust_policy, principal=Principal(service=service),
+                          action="sts:AssumeRole", resource=role_arn, context={})
+        if decision is not Decision.ALLOW:
+            return None
+        account = arns.parse(role_arn).account
+        session = self._backend("sts", account, arns.PARTITION).assume_role(
+            region_name="", role_session_name=session_name[:64], role_arn=role_arn,
+            policy=None, duration=43200, external_id=None)
+        return Credentials(session.access_key_id, session.secret_access_key,
+                           session.session_token)
+
+    def write_function_logs(self, region: str, account: str, group: str, stream: str,
+                            messages: list[str]) -> None:
+        """Append a function's log lines, creating its group and stream as Lambda does."""
+        backend = self._backend("logs", account, region)
+        with self._logs_lock:
+            if group not in backend.groups:
+                backend.create_log_group(group, {})
+            model = backend.groups[group]
+            if stream not in model.streams:
+                model.create_log_stream(stream)
+            now = int(time.time() * 1000)
+            model.streams[stream].put_log_events(
+                [{"timestamp": now, "message": message} for message in messages])
+
 
     # -- API Gateway ------------------------------------------------------------------------
 
@@ -272,6 +343,24 @@ class MotoState:
             return dict(api.to_dict())
 
 
+def _aws_principals(policy: str) -> str:
+    """A Lambda policy with AddPermission's account principals as AWS stores them.
+
+    moto keeps ``Principal="123456789012"`` as the bare string; Lambda's GetPolicy shows
+    ``{"AWS": "arn:aws:iam::123456789012:root"}`` (Lambda Developer Guide, "Granting
+    function access to other accounts").
+
+    >>> _aws_principals('{"Statement": [{"Principal": "123456789012"}]}')
+    '{"Statement": [{"Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}'
+    """
+    document = json.loads(policy)
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal")
+        if isinstance(principal, str) and principal != "*":
+            statement["Principal"] = {"AWS": principal if principal.startswith("arn:")
+                                      else arns.account_root(principal)}
+    return json.dumps(document)
 @contextmanager
 def _api_errors() -> Iterator[None]:
     """moto's API Gateway errors as AwsApiError (code, message, HTTP status)."""

@@ -82,7 +82,8 @@ class Router:
         self.matcher = RuleMatcher(config.cache_size)
         queues = QueueSender(self.state, config.cache_size)
         self.dead_letters = DeadLetters(queues)
-        invocations = AsyncInvocations(self.scheduler, self.invoker, queues, report=self)
+        self.invocations = invocations = AsyncInvocations(self.scheduler, self.invoker, queues,
+                                                          report=self)
         self.targets: tuple[TargetKind, ...] = (
             EventBusTarget(self.state, self.admission, decisions, forward=self._forward),
             LogGroupTarget(self.state, config.cache_size),
