@@ -21,18 +21,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 from infra_bootstrap import names
 from infra_bootstrap import subscribe as subscribing
+from infra_bootstrap.declared import SubscriptionLike, declared_subscriptions
 from infra_bootstrap.errors import ConflictError, UsageError
 from infra_bootstrap.findings import Finding
 from infra_bootstrap.reader import function_tags
 from infra_bootstrap.sessions import AccountSessions
-from infra_bootstrap.subscribe import SubscriptionLike
 from infra_bootstrap.topology import Service, Stage
 
 Declared = Callable[[str], Sequence[SubscriptionLike]]
 
 
 def service_findings(stage: Stage, sessions: AccountSessions, *,
-                     declared: Declared = subscribing.declared_subscriptions,
+                     declared: Declared = declared_subscriptions,
                      app_names: Mapping[str, str] | None = None) -> list[Finding]:
     """The findings of every service of the stage (empty when all is deployed and wired).
 

@@ -151,8 +151,7 @@ def create(ctx: click.Context, stage: Stage, adopt: tuple[str, ...]) -> None:
                f"{len(accounts)} account(s)")
 
 
-@click.command(short_help="Check the whole stage: drift, findings, deployed services; exit 1 "
-                          "if any.")
+@click.command(short_help="Check drift, findings and deployed services; exit 1 if any.")
 @stage_options
 @click.option("--infra-only", is_flag=True,
               help="Only what `create` makes (before the services are deployed): not the "
