@@ -30,6 +30,8 @@ The modules, by job (each imports only modules listed before it):
 - ``identity`` (who signed a request), ``sts`` (the local STS's AssumeRole checks and
   service sessions), ``wire`` (a request as it arrived);
 - ``control`` (the secret of the control routes ``/_local/*`` and ``/moto-api/*``);
+- ``apigateway/``: REST APIs as Chalice imports them, served at their stage URLs
+  ``/restapis/<id>/<stage>/_user_request_/<path>`` (route, permission, proxy event);
 - ``router`` (orchestrates the above), ``gateway`` (the wire protocol), ``endpoint``
   (the server and its command line).
 

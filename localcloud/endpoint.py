@@ -31,7 +31,7 @@ from localcloud import replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.errors import LocalCloudError
-from localcloud.functions import RegisteredFirst, WorkerRegistry
+from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
@@ -72,8 +72,8 @@ class Endpoint:
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 config: RouterConfig | None = None, control_secret: str | None = None
-                 ) -> None:
+                 config: RouterConfig | None = None, control_secret: str | None = None,
+                 invoker: FunctionInvoker | None = None) -> None:
         check_loopback(host)
         self.host = host
         self.port = port
@@ -81,6 +81,9 @@ class Endpoint:
         self.control = ControlGuard(control_secret or _default_secret())
         self.workers = WorkerRegistry()
         self.runtime: LambdaRuntime | None = None
+        # What runs Lambda functions for EventBridge targets and API Gateway alike: by
+        # default registered workers first, then the Lambda runtime.
+        self._invoker = invoker
         self.router: Router | None = None
         self.sts: LocalSts | None = None
         self._server: BaseWSGIServer | None = None
@@ -108,7 +111,7 @@ class Endpoint:
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
-                        invoker=RegisteredFirst(self.workers, runtime))
+                        invoker=self._invoker or RegisteredFirst(self.workers, runtime))
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
                       workers=self.workers, control=self.control)
         try:

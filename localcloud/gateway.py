@@ -24,15 +24,20 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.admission import Caller
+from localcloud.apigateway import control
+from localcloud.apigateway.proxy import HttpRequest, HttpResponse
+from localcloud.apigateway.service import RestApiService
+from localcloud.apigateway.urls import UserRequest, user_request
 from localcloud.auth_errors import ErrorAnswer, Protocol, auth_error, protocol_of
 from localcloud.control import SECRET_HEADER, ControlGuard
 from localcloud.errors import AwsApiError
 from localcloud.functions import WorkerRegistry
-from localcloud.identity import Authenticator, Identity, is_public_path
+from localcloud.identity import Authenticator, Identity
 from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.policy import Principal
@@ -71,6 +76,7 @@ class Gateway:
         self.workers = workers
         self.authenticator = Authenticator(state)
         self.sts = LocalSts(state)
+        self.rest_apis = RestApiService(state, lambda: self.router.invoker)
         self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -86,9 +92,10 @@ class Gateway:
             if path.startswith("/moto-api/reset"):
                 self.authenticator.forget()  # moto forgets every access key
             return self.moto_app(environ, start_response)
-        if is_public_path(path):
+        stage_request = user_request(path)
+        if stage_request is not None:  # a public API Gateway URL: no AWS credentials
             environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
-            return self.moto_app(environ, start_response)
+            return self._stage_request(environ, start_response, stage_request)
         try:
             identity = self.authenticator.authenticate(wire_request(
                 environ, with_body=_body_is_signed(environ)))
@@ -102,13 +109,19 @@ class Gateway:
             refused = self._sts(environ, identity)
             if refused is not None:
                 return _respond_error(start_response, refused)
+        if path.startswith("/restapis"):
+            action = control.control_action(environ.get("REQUEST_METHOD", "GET"), path,
+                                            environ.get("QUERY_STRING", ""))
+            if action is not None:
+                return _respond(start_response,
+                                *self._rest_api_control(environ, identity, action))
         invoke = INVOKE_PATH.match(path)
         if invoke is not None and environ.get("REQUEST_METHOD") == "POST":
             return self._invoke(environ, start_response, identity, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
-            body = _read_body(environ)
+            body = read_body(environ)
             answer = self._events(identity, action, body)
             if answer is not None:
                 return _respond(start_response, *answer)
@@ -162,6 +175,43 @@ class Gateway:
         return None if refusal is None else ErrorAnswer(403, "AccessDenied", refusal,
                                                         Protocol.QUERY)
 
+
+    # -- API Gateway ----------------------------------------------------------------------
+
+    def _rest_api_control(self, environ: dict[str, Any], identity: Identity,
+                          action: tuple[str, str | None]) -> tuple[int, dict[str, Any]]:
+        """ImportRestApi / PutRestApi in the signer's account and region."""
+        try:
+            return control.handle(self.state, action, account=identity.account,
+                                  region=identity.region,
+                                  query=environ.get("QUERY_STRING", ""),
+                                  body=read_body(environ))
+        except AwsApiError as exc:
+            # API Gateway's REST-JSON errors: the type in x-amzn-ErrorType, {"message"}.
+            return exc.status, {"__type": exc.code, "message": exc.message}
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("%s failed", action[0])
+            return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    def _stage_request(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                       target: UserRequest) -> Iterable[bytes]:
+        """A public request to a REST API stage URL: no AWS credentials involved."""
+        headers = [(key[5:].replace("_", "-").title(), value) for key, value in environ.items()
+                   if key.startswith("HTTP_")]
+        for key, name in (("CONTENT_TYPE", "Content-Type"),
+                          ("CONTENT_LENGTH", "Content-Length")):
+            if environ.get(key):
+                headers.append((name, environ[key]))
+        request = HttpRequest(environ.get("REQUEST_METHOD", "GET"), target.path,
+                              environ.get("QUERY_STRING", ""), headers, read_body(environ))
+        try:
+            response = self.rest_apis.handle(target, request,
+                                             environ.get("REMOTE_ADDR", "127.0.0.1"))
+        except Exception:  # a bug of ours: API Gateway's 500, never a dropped connection
+            log.exception("request to %s failed", target)
+            response = HttpResponse(500, [("Content-Type", "application/json")],
+                                    b'{"message": "Internal server error"}')
+        return _respond_raw(start_response, response)
     # -- Lambda --------------------------------------------------------------------------
 
     def _invoke(self, environ: dict[str, Any], start_response: Callable[..., Any],
@@ -174,7 +224,7 @@ class Gateway:
                 caller, name,
                 invocation_type=environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse",
                 log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
-                qualifier=(query.get("Qualifier") or [None])[0], body=_read_body(environ))
+                qualifier=(query.get("Qualifier") or [None])[0], body=read_body(environ))
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("Invoke of %s failed", name)
             data = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"})
@@ -185,7 +235,7 @@ class Gateway:
         headers = {"Content-Type": "application/json", **answer.headers,
                    "Content-Length": str(len(answer.body))}
         headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
-        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}",
+        start_response(f"{answer.status} {_reason(answer.status)}",
                        list(headers.items()))
         return [answer.body]
 
@@ -196,7 +246,7 @@ class Gateway:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == LAMBDA_ROUTES_PATH and method == "POST":
             try:
-                request = json.loads(_read_body(environ) or b"{}")
+                request = json.loads(read_body(environ) or b"{}")
                 self.workers.register(request["functionArn"], request["url"])
             except (ValueError, KeyError, TypeError) as exc:
                 return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
@@ -287,27 +337,26 @@ def _json_type(value: object) -> str:
     return "object" if isinstance(value, dict) else "array"
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
+def _respond_raw(start_response: Callable[..., Any], response: HttpResponse) -> list[bytes]:
+    """An HTTP response as the function (or API Gateway) made it."""
+    headers = [(name, value) for name, value in response.headers
+               if name.lower() not in ("content-length", "transfer-encoding", "connection")]
+    headers.append(("Content-Length", str(len(response.body))))
+    start_response(f"{response.status} {_reason(response.status)}", headers)
+    return [response.body]
+
+
+def _reason(status: int) -> str:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return HTTPStatus(status).phrase
     except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    return stream.read(length) if length > 0 else b""
-
-
-_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-            403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
-            413: "Request Entity Too Large", 429: "Too Many Requests",
-            500: "Internal Server Error"}
+        return "Unknown"
 
 
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = _REASONS.get(status, "Error")
+    reason = _reason(status)
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:

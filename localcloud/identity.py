@@ -35,7 +35,6 @@ from localcloud.state import CloudState, Credential
 
 # API Gateway's invoke URLs are public (the API's own authorization, none here, applies):
 # the local form http://127.0.0.1:<port>/restapis/<id>/<stage>/_user_request_/<path>.
-_PUBLIC_PATH = re.compile(r"^/restapis/[^/]+/[^/]+/_user_request_(/|$)")
 # Access key ids as AWS issues them: AKIA (long-term) or ASIA (temporary) + 16 characters
 # (IAM User Guide, "IAM identifiers", unique ID prefixes).
 _AWS_KEY = re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}")
@@ -51,17 +50,6 @@ class Identity:
     access_key: str
     region: str
     service: str
-
-
-def is_public_path(path: str) -> bool:
-    """Does the path need no credentials (an API Gateway invoke URL)?
-
-    >>> is_public_path("/restapis/a1b2/api/_user_request_/orders")
-    True
-    >>> is_public_path("/restapis/a1b2/deployments")
-    False
-    """
-    return _PUBLIC_PATH.match(path) is not None
 
 
 def plain_credential(access_key: str, management_account: str) -> Credential | None:

@@ -20,9 +20,11 @@ import re
 import string
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from moto.apigateway.exceptions import ApiGatewayException
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
@@ -30,10 +32,13 @@ from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message as SqsMessage
 
 from localcloud import arns
+from localcloud.apigateway.definition import ApiDocument
+from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
+from localcloud.errors import AwsApiError
 from localcloud.runtime.spec import Credentials, DeployedFunction
-from localcloud.state import ArchiveRef, Credential, Function, Queue, Role, Rule
+from localcloud.state import ArchiveRef, Credential, Function, Queue, RestApi, Role, Rule
 from localcloud.trust import service_refusal
 
 log = logging.getLogger(__name__)
@@ -374,6 +379,49 @@ class MotoState:
                 [{"timestamp": now, "message": message} for message in messages])
 
 
+    # -- API Gateway ------------------------------------------------------------------------
+
+    def rest_api(self, api_id: str) -> RestApi | None:
+        """Looked up in every account and region: the stage URL names only the id (moto's
+        ids are random, as API Gateway's are)."""
+        backends = self._services.get("apigateway")
+        if backends is None:
+            backends = self._services["apigateway"] = get_backend("apigateway")
+        for account, per_region in list(dict.items(backends)):
+            for region, backend in list(dict.items(per_region)):
+                api = backend.apis.get(api_id)
+                if api is not None:
+                    return RestApi(account, region, api_id, frozenset(list(api.stages)),
+                                   tuple(_routes(api)),
+                                   tuple(getattr(api, "binaryMediaTypes", None) or ()))
+        return None
+
+    def import_rest_api(self, account: str, region: str, document: ApiDocument,
+                        endpoint_types: list[str]) -> dict[str, Any]:
+        backend = self._backend("apigateway", account, region)
+        with _api_errors():
+            api = backend.create_rest_api(
+                name=document.title or "", description=document.description or "",
+                endpoint_configuration={"types": endpoint_types} if endpoint_types else None)
+            backend.put_rest_api(api.id, document.for_moto(), fail_on_warnings=False,
+                                 mode="overwrite")
+            api.binaryMediaTypes = list(document.binary_media_types)
+            return dict(api.to_dict())
+
+    def put_rest_api(self, account: str, region: str, api_id: str, document: ApiDocument,
+                     mode: str) -> dict[str, Any]:
+        backend = self._backend("apigateway", account, region)
+        with _api_errors():
+            api = backend.put_rest_api(api_id, document.for_moto(), fail_on_warnings=False,
+                                       mode=mode)
+            if mode == "overwrite":
+                api.binaryMediaTypes = list(document.binary_media_types)
+            else:
+                api.binaryMediaTypes = list(dict.fromkeys(
+                    [*api.binaryMediaTypes, *document.binary_media_types]))
+            return dict(api.to_dict())
+
+
 def _aws_principals(policy: str) -> str:
     """A Lambda policy with AddPermission's account principals as AWS stores them.
 
@@ -392,3 +440,23 @@ def _aws_principals(policy: str) -> str:
             statement["Principal"] = {"AWS": principal if principal.startswith("arn:")
                                       else arns.account_root(principal)}
     return json.dumps(document)
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    """moto's API Gateway errors as AwsApiError (code, message, HTTP status)."""
+    try:
+        yield
+    except ApiGatewayException as error:
+        raise AwsApiError(error.error_type, error.message, int(error.code)) from None
+
+
+def _routes(api: Any) -> list[Route]:
+    """Every method of every resource of a moto RestAPI, with its integration."""
+    routes = []
+    for resource in list(api.resources.values()):
+        path = resource.get_path()
+        for method, model in list(resource.resource_methods.items()):
+            integration = model.method_integration
+            routes.append(Route(path, method.upper(),
+                                getattr(integration, "integration_type", None),
+                                getattr(integration, "uri", None)))
+    return routes

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from localcloud.apigateway.definition import ApiDocument
+from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 
 
@@ -81,6 +83,19 @@ class ArchiveRef:
     uuid: str
 
 
+@dataclass(frozen=True)
+class RestApi:
+    """A REST API as its stage URLs serve it: where it lives, its deployed stages, its
+    methods with their integrations, and its binary media types."""
+
+    account: str
+    region: str
+    api_id: str
+    stages: frozenset[str]
+    routes: tuple[Route, ...]
+    binary_media_types: tuple[str, ...]
+
+
 class CloudState(Protocol):
     """The control plane, as the data plane sees it."""
 
@@ -143,3 +158,17 @@ class CloudState(Protocol):
 
     def function(self, arn: Arn) -> Function | None:
         """The function (version or alias) a Lambda ARN names, or None."""
+
+    # -- API Gateway ----------------------------------------------------------------------
+
+    def rest_api(self, api_id: str) -> RestApi | None:
+        """The REST API of that id, in whichever account and region holds it."""
+
+    def import_rest_api(self, account: str, region: str, document: ApiDocument,
+                        endpoint_types: list[str]) -> dict[str, Any]:
+        """Create a REST API from a definition; its RestApi JSON (AwsApiError if refused)."""
+
+    def put_rest_api(self, account: str, region: str, api_id: str, document: ApiDocument,
+                     mode: str) -> dict[str, Any]:
+        """Overwrite or merge an API's definition; its RestApi JSON (AwsApiError if refused:
+        NotFoundException for an unknown API)."""
