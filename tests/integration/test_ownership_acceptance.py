@@ -68,6 +68,8 @@ class Endpoint:
                          daemon=True).start()
         secret = lines.get(timeout=120)  # a loaded 2-core machine starts moto slowly
         assert secret.startswith("control secret: "), secret
+        #: The header the endpoint's control routes (``/_local/*``) need.
+        self.control_headers = {"X-Localcloud-Secret": secret.split(": ", 1)[1].strip()}
         line = lines.get(timeout=30)
         assert line.startswith("listening: http://127.0.0.1:"), line
         self.url = line.split(" ", 1)[1].strip()
