@@ -14,10 +14,16 @@ import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
 import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from localcloud.endpoint import Endpoint
 
@@ -26,9 +32,30 @@ _SHARED = boto3.Session(region_name=REGION)
 EVENTS_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
     "Action": "sts:AssumeRole"}]}
+# The local cloud's plain keys (secret = id): the management account, 123456789012.
+PLAIN_KEYS = {"aws_access_key_id": "base", "aws_secret_access_key": "base"}
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole"}]}
+
+
+def signed_request(url: str, service: str, body: bytes, headers: dict[str, str], *,
+                   credentials: dict[str, str] | None = None,
+                   amz_date: str | None = None) -> requests.Response:
+    """POST a raw request signed by botocore (SigV4), as a client that skips botocore's
+    own validation sends it; ``amz_date`` signs it at another time."""
+    keys = credentials or PLAIN_KEYS
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    signer = SigV4Auth(Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"],
+                                   keys.get("aws_session_token")), service, REGION)
+    if amz_date is None:
+        signer.add_auth(request)
+    else:
+        at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            signer.add_auth(request)
+    prepared = request.prepare()
+    return requests.post(url, data=prepared.body, headers=dict(prepared.headers), timeout=10)
 
 
 @dataclass
@@ -44,21 +71,22 @@ class Cloud:
         return str(random.randrange(10**11, 10**12))
 
     def credentials(self, account: str) -> dict[str, str]:
-        """Temporary credentials of the account, from STS AssumeRole against the endpoint."""
+        """Temporary credentials of the account, from STS AssumeRole of its
+        OrganizationAccountAccessRole (which trusts the plain keys' management account)."""
         if account not in self.sessions:
-            sts = self.client_with({"aws_access_key_id": "base",
-                                    "aws_secret_access_key": "base"}, "sts")
-            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Admin",
+            sts = self.client_with(PLAIN_KEYS, "sts")
+            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/"
+                                    "OrganizationAccountAccessRole",
                                     RoleSessionName="component-test")["Credentials"]
             self.sessions[account] = {"aws_access_key_id": creds["AccessKeyId"],
                                       "aws_secret_access_key": creds["SecretAccessKey"],
                                       "aws_session_token": creds["SessionToken"]}
         return self.sessions[account]
 
-    def client_with(self, credentials: dict[str, str], service: str) -> Any:
+    def client_with(self, credentials: dict[str, str], service: str, **options: Any) -> Any:
         # One shared boto3 session: its loader caches service models across clients.
         return _SHARED.client(service, endpoint_url=self.endpoint.url, region_name=REGION,
-                              **credentials)
+                              **credentials, **options)
 
     def client(self, account: str, service: str) -> Any:
         if (account, service) not in self.clients:

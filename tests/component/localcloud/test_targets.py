@@ -287,9 +287,11 @@ def test_lambda_routes_can_be_registered_over_http(cloud: Cloud, worker: FakeWor
     function_arn, _ = lambda_rule(cloud, account, None)
 
     answer = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                           json={"functionArn": function_arn, "url": worker.url}, timeout=5)
+                           json={"functionArn": function_arn, "url": worker.url}, timeout=5,
+                           headers=cloud.endpoint.control_headers)
     bad = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                        json={"functionArn": "not-an-arn", "url": worker.url}, timeout=5)
+                        json={"functionArn": "not-an-arn", "url": worker.url}, timeout=5,
+                        headers=cloud.endpoint.control_headers)
     put(cloud.client(account, "events"), "b")
 
     cloud.idle()
