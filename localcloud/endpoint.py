@@ -92,8 +92,7 @@ class Endpoint:
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
                         invoker=RegisteredFirst(self.workers, runtime))
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
-                      workers=self.workers)
+        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -135,7 +134,8 @@ class Endpoint:
         return self.router.wait_idle(timeout) if self.router is not None else True
 
     def register_lambda(self, function_arn: str, url: str) -> None:
-        """Deliver events for ``function_arn`` to the worker at ``url``."""
+        """Deliver events for ``function_arn`` to the HTTP worker at ``url`` instead of the
+        Lambda runtime: an in-process seam for tests (no HTTP route exposes it)."""
         self.workers.register(function_arn, url)
 
     def __enter__(self) -> Endpoint:

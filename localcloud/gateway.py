@@ -3,8 +3,9 @@
 A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
 ``AWSEvents.PutRule`` or ``AWSEvents.TestEventPattern`` are handled here (JSON 1.1 in,
 JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
-validated here, then passed on. Every other request goes to moto unchanged. Three local
-routes serve the local cloud itself: ``POST /_local/lambda-routes``,
+validated here, then passed on; Lambda's Invoke API
+(``POST /2015-03-31/functions/<name>/invocations``) runs on the Lambda runtime. Every
+other request goes to moto unchanged. Two local routes serve the local cloud itself:
 ``GET /_local/idle?timeout=S`` and ``GET /_local/stats``.
 
 The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
@@ -31,7 +32,6 @@ from urllib.parse import parse_qs
 from localcloud.admission import Caller
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
-from localcloud.functions import WorkerRegistry
 from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.router import Router
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 JSON_11 = "application/x-amz-json-1.1"
-LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
 IDLE_PATH = "/_local/idle"
 STATS_PATH = "/_local/stats"
 DEFAULT_REGION = "us-east-1"  # moto's default when a request names none
@@ -87,12 +86,10 @@ def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str
 class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
-    def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
-                 workers: WorkerRegistry) -> None:
+    def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState) -> None:
         self.moto_app = moto_app
         self.router = router
         self.state = state
-        self.workers = workers
         # Bounded: every STS AssumeRole makes a new access key.
         self._callers = BoundedCache()
         self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
@@ -179,14 +176,6 @@ class Gateway:
     def _local(self, environ: dict[str, Any], start_response: Callable[..., Any],
                path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == LAMBDA_ROUTES_PATH and method == "POST":
-            try:
-                request = json.loads(_read_body(environ) or b"{}")
-                self.workers.register(request["functionArn"], request["url"])
-            except (ValueError, KeyError, TypeError) as exc:
-                return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
-            return _respond(start_response, 200, {"functionArn": request["functionArn"],
-                                                  "url": request["url"]})
         if path == IDLE_PATH and method == "GET":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             try:

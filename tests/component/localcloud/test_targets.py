@@ -280,7 +280,8 @@ def test_a_lambda_target_is_invoked_with_the_event_json(cloud: Cloud, worker: Fa
     assert event["detail"] == {"order": 7}
 
 
-def test_lambda_routes_can_be_registered_over_http(cloud: Cloud, worker: FakeWorker) -> None:
+def test_lambda_routes_cannot_be_changed_over_http(cloud: Cloud, worker: FakeWorker) -> None:
+    """No local route re-points a function's events: the Lambda runtime runs it."""
     import requests
 
     account = cloud.new_account()
@@ -288,14 +289,11 @@ def test_lambda_routes_can_be_registered_over_http(cloud: Cloud, worker: FakeWor
 
     answer = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
                            json={"functionArn": function_arn, "url": worker.url}, timeout=5)
-    bad = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                        json={"functionArn": "not-an-arn", "url": worker.url}, timeout=5)
     put(cloud.client(account, "events"), "b")
 
     cloud.idle()
-    assert answer.status_code == 200
-    assert bad.status_code == 400
-    assert len(worker.calls_to("fn")) == 1
+    assert answer.status_code == 404
+    assert worker.calls_to("fn") == []
 
 
 def test_function_errors_are_retried_then_sent_to_the_on_failure_destination(
