@@ -18,6 +18,7 @@ import errno
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from moto.moto_server.werkzeug_app import (
@@ -29,7 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.config import RouterConfig
 from localcloud.errors import LocalCloudError
-from localcloud.functions import RegisteredFirst, WorkerRegistry
+from localcloud.functions import FunctionInvoker
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
@@ -67,12 +68,15 @@ class Endpoint:
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 config: RouterConfig | None = None) -> None:
+                 config: RouterConfig | None = None,
+                 invoker: Callable[[LambdaRuntime], FunctionInvoker] | None = None) -> None:
         check_loopback(host)
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
-        self.workers = WorkerRegistry()
+        # What runs functions: the Lambda runtime, or what ``invoker`` makes of it (a seam
+        # for tests that stand in for some functions).
+        self._invoker = invoker
         self.runtime: LambdaRuntime | None = None
         self.router: Router | None = None
         self._server: BaseWSGIServer | None = None
@@ -91,7 +95,7 @@ class Endpoint:
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
-                        invoker=RegisteredFirst(self.workers, runtime))
+                        invoker=self._invoker(runtime) if self._invoker else runtime)
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
@@ -132,11 +136,6 @@ class Endpoint:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once no event is queued, in delivery or waiting for a retry."""
         return self.router.wait_idle(timeout) if self.router is not None else True
-
-    def register_lambda(self, function_arn: str, url: str) -> None:
-        """Deliver events for ``function_arn`` to the HTTP worker at ``url`` instead of the
-        Lambda runtime: an in-process seam for tests (no HTTP route exposes it)."""
-        self.workers.register(function_arn, url)
 
     def __enter__(self) -> Endpoint:
         return self.start()

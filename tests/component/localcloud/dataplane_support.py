@@ -10,16 +10,16 @@ from __future__ import annotations
 import io
 import json
 import random
-import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 
+from localcloud import arns
 from localcloud.endpoint import Endpoint
+from localcloud.functions import FunctionInvoker, FunctionUnreachable, InvocationResult
 
 REGION = "eu-west-1"
 _SHARED = boto3.Session(region_name=REGION)
@@ -165,7 +165,7 @@ class Cloud:
                                Action="lambda:InvokeFunction",
                                Principal="events.amazonaws.com", SourceArn=rule_arn)
         if worker is not None:
-            self.endpoint.register_lambda(arn, worker.url)
+            worker.serve(arn)
         return arn
 
 
@@ -176,7 +176,7 @@ def put(events: Any, bus: str, *, source: str = "test.source", detail_type: str 
     return events.put_events(Entries=[entry])
 
 
-# --- a fake Lambda worker ------------------------------------------------------------------
+# --- stand-in functions ---------------------------------------------------------------------
 
 
 Behaviour = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
@@ -193,48 +193,52 @@ def fail(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
 
 @dataclass
 class FakeWorker:
-    """A worker process stand-in: answers Lambda Invoke requests per function name."""
+    """Stands in for the functions it ``serve``s (behaviours per function name, calls
+    recorded); every other function goes to the Lambda runtime. An in-process
+    FunctionInvoker: the endpoint's ``invoker`` seam, no port."""
 
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    served: set[str] = field(default_factory=set)
+    runtime: FunctionInvoker | None = None
+    stopped: bool = False
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def wrap(self, runtime: FunctionInvoker) -> FunctionInvoker:
+        self.runtime = runtime
+        return self
+
+    def serve(self, function_arn: str) -> None:
+        self.served.add(function_arn)
 
     def calls_to(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(body) for fn, body in list(self.calls) if fn == name]
 
+    def _mine(self, function_arn: str) -> bool:
+        return arns.unqualified_function(arns.parse(function_arn)) in self.served
+
+    def unavailable(self, function_arn: str) -> str | None:
+        if self._mine(function_arn):
+            return None
+        assert self.runtime is not None
+        return self.runtime.unavailable(function_arn)
+
+    def invoke(self, function_arn: str, payload: str, *, timeout_s: float,
+               request_id: str) -> InvocationResult:
+        if not self._mine(function_arn):
+            assert self.runtime is not None
+            return self.runtime.invoke(function_arn, payload, timeout_s=timeout_s,
+                                       request_id=request_id)
+        if self.stopped:
+            raise FunctionUnreachable("worker", "(stopped)", "connection refused")
+        name, _ = arns.function_name(arns.parse(function_arn))
+        self.calls.append((name, payload))
+        status, headers, body = self.behaviours.get(name, succeed)(json.loads(payload))
+        return InvocationResult(status, body, headers.get("X-Amz-Function-Error"))
+
     def start(self) -> FakeWorker:
-        worker = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                parts = self.path.split("/")  # /2015-03-31/functions/<name>/invocations
-                name = parts[3]
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                worker.calls.append((name, body))
-                status, headers, payload = worker.behaviours.get(name, succeed)(json.loads(body))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        self.stopped = False
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        """From now on the functions it serves are unreachable."""
+        self.stopped = True
