@@ -76,7 +76,7 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(tmp_path: Path) -> 
                 waiting.discard(order)
             return True
 
-        wait_until(all_delivered, 300, "every acknowledged order to be DELIVERED", interval=1)
+        wait_until(all_delivered, 600, "every acknowledged order to be DELIVERED", interval=1)
         assert running.process.poll() is None             # local up runs on
         wait_until(lambda: sum(e["detail-type"] == "Order.Updated"
                                for e in _global_bus_log(running.aws)) >= ORDERS, 120,
