@@ -6,6 +6,7 @@ Run: .venv/bin/python bench/bench_patterns.py [--seconds 1.0]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=1.0, help="time per pattern")
     args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}", flush=True)
     compile_start = time.perf_counter()
     for _ in range(1000):
         for pattern in PATTERNS.values():

@@ -9,6 +9,7 @@ Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 
 from _localup import LocalUpProcess
@@ -18,6 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}", flush=True)
     times = []
     for run in range(args.runs):
         # -v prints each startup step with its time on stderr; show the first run's.

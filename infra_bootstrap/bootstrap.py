@@ -12,21 +12,28 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from infra_bootstrap import adoption, ownership
 from infra_bootstrap import resources as r
+from infra_bootstrap.declared import SubscriptionLike, declared_by_service
 from infra_bootstrap.desired import desired_resources
 from infra_bootstrap.errors import ConflictError
 from infra_bootstrap.executor import execute
-from infra_bootstrap.findings import Finding, ownership_findings, policy_findings
+from infra_bootstrap.findings import (
+    Finding,
+    forwarding_findings,
+    ownership_findings,
+    policy_findings,
+)
 from infra_bootstrap.planner import Call, Plan, mutating, plan
 from infra_bootstrap.reader import read_actual, refresh
 from infra_bootstrap.resources import Resource
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.teardown import DELETE, KEEP, Step, decide, live_remaining, teardown
-from infra_bootstrap.topology import Stage
+from infra_bootstrap.topology import FORWARD_ALL, FORWARD_SUBSCRIBED, Stage
 
 
 @dataclass(frozen=True)
@@ -52,11 +59,25 @@ class VerifyReport:
         return not mutating(self.differences) and not self.findings
 
 
+def stage_desired(stage: Stage,
+                  declared: dict[str, tuple[SubscriptionLike, ...]] | None = None
+                  ) -> list[Resource]:
+    """The desired resources of ``stage``; with ``forwarding = "subscribed"`` the
+    forwarding rules follow the services' declared subscriptions (``declared``, read from
+    their code when not given)."""
+    if stage.forwarding != FORWARD_SUBSCRIBED:
+        return desired_resources(stage)
+    if declared is None:
+        declared = declared_by_service(stage)
+    return desired_resources(stage, {service: [s.event_pattern for s in subs]
+                                     for service, subs in declared.items()})
+
+
 def compute_plan(stage: Stage, sessions: AccountSessions, *,
                  adopt: Sequence[str] = ()) -> Plan:
     """What `create` would do now; ``adopt``: ``[ACCOUNT:]KIND/NAME`` of conflicts to take
     over (AdoptError, exit 2, if one is not a conflict the stage can take over)."""
-    desired = desired_resources(stage)
+    desired = stage_desired(stage)
     actual = read_actual(stage, sessions, desired)
     keys = adoption.resolve(adopt, desired, actual, stage=stage.name, kinds=r.INFRA_KINDS)
     return plan(desired, actual, stage=stage.name, adopt=keys)
@@ -82,12 +103,15 @@ def apply(stage: Stage, sessions: AccountSessions, *, adopt: Sequence[str] = (),
 
 
 def verify(stage: Stage, sessions: AccountSessions) -> VerifyReport:
-    """Drift against the desired state; conflicts, foreign additions and policy findings."""
-    desired = desired_resources(stage)
+    """Drift against the desired state; conflicts, foreign additions, policy findings,
+    and subscriptions whose events would not be forwarded."""
+    declared = declared_by_service(stage)
+    desired = stage_desired(stage, declared)
     actual = read_actual(stage, sessions, desired)
     computed = plan(desired, actual, stage=stage.name)
     findings = ownership_findings(actual, [c.resource for c in computed.conflicts], stage.name)
-    return VerifyReport(computed.calls, findings + policy_findings(actual, stage.name))
+    findings += policy_findings(actual, stage.name)
+    return VerifyReport(computed.calls, findings + forwarding_findings(stage, actual, declared))
 
 
 # --- destroy ---------------------------------------------------------------------------
@@ -122,7 +146,9 @@ class Outcome:
 def destroy_plan(stage: Stage, sessions: AccountSessions, *,
                  discard_data: bool = False) -> DestroyPlan:
     """Decide, for every resource the stage owns, to delete, strip or keep it."""
-    desired = desired_resources(stage)
+    # Every name the stage may use: a forwarding rule of each service, whatever the mode
+    # (what the stage owns beyond that is found by its marker).
+    desired = desired_resources(dataclasses.replace(stage, forwarding=FORWARD_ALL))
     wanted = {d.key for d in desired}
     actual = read_actual(stage, sessions, desired, kinds=r.DESTROY_KINDS, destroying=True)
     owned = [a for a in actual if ownership.owned(a, stage.name)]

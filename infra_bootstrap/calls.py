@@ -523,7 +523,8 @@ def _rule_update(d: Resource, a: Resource, stage: str) -> list[Call]:
         ("state", a.props.get("state", "ENABLED") == "ENABLED"),
     ) if not same]
     if drift:
-        _put_rule(p, d, f"update {' and '.join(drift)} of {d.label}", tags=False)
+        shown = f" to {_dumps(d.props['pattern'])}" if "pattern" in drift else ""
+        _put_rule(p, d, f"update {' and '.join(drift)} of {d.label}{shown}", tags=False)
     have = {t["Id"]: t for t in a.props.get("targets", ())}
     put = [t for t in d.props["targets"] if not _same(t, have.get(t["Id"]))]
     if put:

@@ -11,13 +11,17 @@ conditions AWS evaluates for that delivery path (sources cited next to each buil
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backbone import store
 from infra_bootstrap import names
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource, rule_name
-from infra_bootstrap.topology import Service, Stage
+from infra_bootstrap.topology import FORWARD_SUBSCRIBED, Service, Stage
+
+# Service name -> the event patterns of its declared subscriptions (declared.py reads them).
+SubscriptionPatterns = Mapping[str, Sequence[Mapping[str, Any]]]
 
 POLICY_VERSION = "2012-10-17"
 # Matches every event: `source` is present on every event, and prefix "" matches any string.
@@ -32,8 +36,13 @@ DLQ_ATTRIBUTES: dict[str, str] = {"MessageRetentionPeriod": "1209600"}
 LOGS_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
 
-def desired_resources(stage: Stage) -> list[Resource]:
+def desired_resources(stage: Stage,
+                      subscriptions: SubscriptionPatterns | None = None) -> list[Resource]:
     """Everything `create` builds for ``stage``, in no particular order.
+
+    With ``forwarding = "subscribed"`` the forwarding rules follow ``subscriptions``
+    (service -> its subscriptions' event patterns; a service missing there subscribes to
+    nothing); with ``"all"`` they ignore it.
 
     >>> from infra_bootstrap.topology import load_stage
     >>> [x.label for x in desired_resources(load_stage("local")) if x.kind == "archive"]
@@ -54,7 +63,7 @@ def desired_resources(stage: Stage) -> list[Resource]:
         *_logged_bus(stage, stage.bus_account, names.GLOBAL_BUS),
     ]
     for service in stage.services:
-        out += _forwarding(stage, service)
+        out += _forwarding(stage, service, (subscriptions or {}).get(service.name, ()))
         out += _service_account(stage, service)
     for account in stage.accounts:
         out.append(Resource(r.LOGS_RESOURCE_POLICY, account,
@@ -90,21 +99,92 @@ def _logged_bus(stage: Stage, account: str, bus: str) -> list[Resource]:
     ]
 
 
-def _forwarding(stage: Stage, service: Service) -> list[Resource]:
-    """Rule on the global bus forwarding other services' events to ``service``'s bus."""
+def forwarding_pattern(stage: Stage, service: str,
+                       patterns: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The pattern of the rule forwarding global-bus events to ``service``'s local bus.
+
+    ``forwarding = "all"``: every event another service published. ``"subscribed"``: only
+    the sources and detail-types that ``patterns`` (the service's subscriptions) name,
+    never the service's own source (its events never come back to its own bus); None
+    when nothing is left, and the service gets no forwarding rule. A subscription whose
+    source or detail-type is not a list of plain names widens that key to what "all"
+    forwards; the rule may forward a little more than the subscriptions need (every
+    named source with every named detail-type), never less.
+
+    >>> import dataclasses
+    >>> from infra_bootstrap.topology import load_stage
+    >>> stage = dataclasses.replace(load_stage("local"), forwarding="subscribed")
+    >>> forwarding_pattern(stage, "delivery-service",
+    ...     [{"source": ["order-service"], "detail-type": ["Order.Created"]}])
+    {'source': ['order-service'], 'detail-type': ['Order.Created']}
+    >>> forwarding_pattern(stage, "billing-service", []) is None
+    True
+    >>> forwarding_pattern(load_stage("local"), "billing-service", [])
+    {'source': [{'anything-but': 'billing-service'}]}
+    """
+    every_other: dict[str, Any] = {"source": [{"anything-but": service}]}
+    if stage.forwarding != FORWARD_SUBSCRIBED:
+        return every_other
+    sources: set[str] = set()
+    detail_types: set[str] = set()
+    any_source = any_detail_type = False
+    for pattern in patterns:
+        source = _plain_names(pattern.get("source"))
+        if source is not None:
+            source = [s for s in source if s != service]
+            if not source:
+                continue  # only the service's own events: never forwarded to it
+            sources.update(source)
+        else:
+            any_source = True
+        detail_type = _plain_names(pattern.get("detail-type"))
+        if detail_type is None:
+            any_detail_type = True
+        else:
+            detail_types.update(detail_type)
+    if not (sources or any_source):
+        return None
+    out: dict[str, Any] = dict(every_other) if any_source else {"source": sorted(sources)}
+    if not any_detail_type:
+        out["detail-type"] = sorted(detail_types)
+    return out
+
+
+def _plain_names(values: Any) -> list[str] | None:
+    """The values of a pattern key when they are all exact strings, else None."""
+    if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+        return list(values)
+    return None
+
+
+def _forwarding(stage: Stage, service: Service,
+                patterns: Sequence[Mapping[str, Any]]) -> list[Resource]:
+    """Rule on the global bus forwarding other services' events to ``service``'s bus.
+
+    The role stays when there is no rule (nothing subscribed yet): the local bus policy
+    names it, and a later subscription only adds the rule.
+    """
     tags = names.tags(stage.name)
     role = names.forward_role_name(service.name)
     rule = names.forward_rule_name(service.name)
-    return [
+    out = [
         Resource(r.IAM_ROLE, stage.bus_account, role, {
             "trust": forward_role_trust(stage, service),
             "policies": {names.FORWARD_ROLE_POLICY: forward_role_policy(stage, service)},
             "description": f"EventBridge forwards global-bus events to {service.name}",
         }, tags),
+    ]
+    pattern = forwarding_pattern(stage, service.name, patterns)
+    if pattern is None:
+        return out
+    what = ("Events of other services" if stage.forwarding != FORWARD_SUBSCRIBED
+            else "Events its subscriptions need")
+    return [
+        *out,
         Resource(r.RULE, stage.bus_account, rule_name(names.GLOBAL_BUS, rule), {
             "bus": names.GLOBAL_BUS, "rule": rule,
-            "pattern": {"source": [{"anything-but": service.name}]},
-            "description": f"Events of other services to {service.name}'s local bus",
+            "pattern": pattern,
+            "description": f"{what} to {service.name}'s local bus",
             "targets": ({
                 "Id": names.FORWARD_TARGET_ID,
                 "Arn": names.local_bus_arn(stage.region, service.account, service.name),

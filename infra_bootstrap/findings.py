@@ -7,7 +7,9 @@
 - a rule target that is an event bus without a role or a dead-letter queue;
 - a log-group target that EventBridge cannot write to (missing group, a name outside
   ``/aws/events/``, or no Logs resource policy statement letting events.amazonaws.com
-  put log events there).
+  put log events there);
+- a declared subscription whose events the global bus would not forward to the
+  service's local bus (no forwarding rule, or its pattern does not match them).
 
 >>> from infra_bootstrap.resources import Resource
 >>> bus = Resource("event_bus", "1", "b", {"policy": {"Statement": [
@@ -18,14 +20,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from infra_bootstrap import names, ownership
 from infra_bootstrap import resources as r
-from infra_bootstrap.resources import Resource
+from infra_bootstrap.declared import SubscriptionLike
+from infra_bootstrap.resources import Resource, rule_name
+from infra_bootstrap.topology import Stage
+from localcloud.patterns import InvalidEventPattern, compile_pattern
 
 
 @dataclass(frozen=True)
@@ -151,3 +156,64 @@ def _allows_events_to_log(statement: dict[str, Any], arn: str) -> bool:
     return (names.EVENTS_SERVICE in services
             and any(fnmatchcase("logs:PutLogEvents", a) for a in actions)
             and any(fnmatchcase(stream, p) for p in patterns))
+
+
+def forwarding_findings(stage: Stage, actual: Iterable[Resource],
+                        declared: Mapping[str, Sequence[SubscriptionLike]]) -> list[Finding]:
+    """Each declared subscription whose events would not reach the service's local bus.
+
+    A subscription names its events by exact sources and detail-types (``@subscribe``);
+    each pair is tested against the forwarding rule on the global bus as it is now, with
+    EventBridge's pattern language. Events of the service's own source are never
+    forwarded to it, whatever the rule.
+
+    >>> from infra_bootstrap.topology import load_stage
+    >>> from backbone.subscriptions import Subscription
+    >>> sub = Subscription("on_order_created", {"source": ["order-service"],
+    ...                    "detail-type": ["Order.Created"]}, handler=print)
+    >>> [f.message for f in forwarding_findings(load_stage("local"), [],
+    ...                                         {"delivery-service": [sub]})]
+    ['subscription on_order_created: Order.Created from order-service is not forwarded \
+to local-bus-delivery-service: no rule global-to-delivery-service on global-bus']
+    """
+    rules = {x.name: x for x in actual if x.kind == r.RULE and x.account == stage.bus_account}
+    found: list[Finding] = []
+    for service in stage.services:
+        name = names.forward_rule_name(service.name)
+        rule = rules.get(rule_name(names.GLOBAL_BUS, name))
+        for sub in declared.get(service.name, ()):
+            for source, detail_type in _named_events(sub.event_pattern):
+                why = _not_forwarded(service.name, source, detail_type, rule, name)
+                if why:
+                    found.append(Finding(
+                        stage.bus_account, f"rule {names.GLOBAL_BUS}/{name}",
+                        f"subscription {sub.name}: {detail_type} from {source} is not "
+                        f"forwarded to {names.local_bus(service.name)}: {why}"))
+    return found
+
+
+def _named_events(pattern: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(source, detail-type) pairs a pattern names exactly; none for other matchers."""
+    sources, detail_types = pattern.get("source"), pattern.get("detail-type")
+    if not (isinstance(sources, list) and isinstance(detail_types, list)):
+        return []
+    return [(s, d) for s in sources for d in detail_types
+            if isinstance(s, str) and isinstance(d, str)]
+
+
+def _not_forwarded(service: str, source: str, detail_type: str, rule: Resource | None,
+                   name: str) -> str | None:
+    if source == service:
+        return "a service's own events never come back to its own bus"
+    if rule is None:
+        return f"no rule {name} on {names.GLOBAL_BUS}"
+    if rule.props.get("state", "ENABLED") not in {"ENABLED",
+                                                  "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"}:
+        return f"rule {name} is {rule.props.get('state')}"
+    try:
+        matches = compile_pattern(rule.props.get("pattern") or {}).matches(
+            {"source": source, "detail-type": detail_type})
+    except InvalidEventPattern:
+        matches = False
+    return None if matches else (f"the pattern of rule {name} does not match it "
+                                 "(run `create` to widen it)")

@@ -5,7 +5,9 @@ declared pattern targeting the function (explicit RetryPolicy, DeadLetterConfig 
 service's DLQ), the Lambda permission for events.amazonaws.com limited to that rule's
 ARN, and the function's async-invoke configuration (maximum retries, on-failure
 destination = the service's DLQ). Rules of subscriptions that no longer exist are
-removed. Same resource model, planner and executor as `create`; idempotent.
+removed. With ``forwarding = "subscribed"`` the service's forwarding rule on the global
+bus follows its subscriptions too (a new subscription widens it). Same resource model,
+planner and executor as `create`; idempotent.
 
 Same ownership rule too (``ownership.py``): a same-named subscription rule the stage did
 not make is a conflict (nothing is changed; ``adopt`` takes it over), and permissions
@@ -28,34 +30,24 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from infra_bootstrap import adoption, names, ownership
 from infra_bootstrap import resources as r
-from infra_bootstrap.desired import RETRY_POLICY
+from infra_bootstrap.declared import SubscriptionLike, declared_subscriptions
+from infra_bootstrap.desired import RETRY_POLICY, desired_resources
 from infra_bootstrap.errors import ConflictError, UsageError
 from infra_bootstrap.executor import execute
 from infra_bootstrap.planner import Call, plan
-from infra_bootstrap.reader import function_tags, read_actual
+from infra_bootstrap.reader import function_tags, read_actual, refresh
 from infra_bootstrap.resources import Resource, rule_name
 from infra_bootstrap.sessions import AccountSessions
-from infra_bootstrap.topology import Service, Stage
+from infra_bootstrap.topology import FORWARD_SUBSCRIBED, Service, Stage
 
 # Lambda async invoke: retry a failed handler twice (Lambda's maximum), keep trying for
 # up to 6 hours (the maximum event age), then send the event to the service's DLQ.
 # Source: Lambda API reference, PutFunctionEventInvokeConfig.
 MAX_RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE_SECONDS = 21600
-
-
-class SubscriptionLike(Protocol):
-    """What we need of ``backbone.subscriptions.Subscription``."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def event_pattern(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -149,14 +141,36 @@ def subscribe(stage: Stage, sessions: AccountSessions,
                                      functions=deployed)
               if (a.kind != r.SUBSCRIPTION_RULE or (a.account, a.props["bus"]) in in_scope)
               and (a.kind != r.INVOKE_CONFIG or (a.account, a.name) in subscribed)]
-    keys = adoption.resolve(adopt, desired, actual, stage=stage.name,
-                            kinds=r.SUBSCRIPTION_KINDS)
-    computed = plan(desired, actual, stage=stage.name, kinds=r.SUBSCRIPTION_KINDS, adopt=keys)
+    kinds = set(r.SUBSCRIPTION_KINDS)
+    if stage.forwarding == FORWARD_SUBSCRIBED:
+        # The global bus forwards only what is subscribed: widen (or narrow) the
+        # forwarding rule of each service in scope with its subscriptions.
+        wanted, found = _forwarding_rules(stage, sessions, services, subscriptions)
+        desired += wanted
+        actual += found
+        kinds.add(r.RULE)
+    keys = adoption.resolve(adopt, desired, actual, stage=stage.name, kinds=kinds)
+    computed = plan(desired, actual, stage=stage.name, kinds=kinds, adopt=keys)
     if computed.conflicts:
         raise ConflictError(stage.name, [str(c) for c in computed.conflicts])
     if dry_run:
         return SubscribeResult(computed.calls, applied=False)
     return SubscribeResult(execute(computed.calls, sessions, on_call=on_call), applied=True)
+
+
+def _forwarding_rules(stage: Stage, sessions: AccountSessions, services: Sequence[Service],
+                      subscriptions: Mapping[str, Sequence[SubscriptionLike]]
+                      ) -> tuple[list[Resource], list[Resource]]:
+    """The forwarding rules of ``services`` as their subscriptions want them, and as they
+    are on the global bus (a rule not there is simply absent)."""
+    patterns = {s.name: [sub.event_pattern for sub in subscriptions.get(s.name, ())]
+                for s in services}
+    keys = {(r.RULE, stage.bus_account,
+             rule_name(names.GLOBAL_BUS, names.forward_rule_name(s.name))) for s in services}
+    wanted = [d for d in desired_resources(stage, patterns) if d.key in keys]
+    found = [x for x in (refresh(stage, sessions, Resource(kind, account, name, {}))
+                         for kind, account, name in sorted(keys)) if x is not None]
+    return wanted, found
 
 
 def _require_stage_tags(stage: Stage, sessions: AccountSessions,
@@ -178,14 +192,6 @@ def _require_stage_tags(stage: Stage, sessions: AccountSessions,
                 f"{stage.name} ({wanted}), so it is not the stage's: run `configure` (it "
                 f"writes them into .chalice/config.json), then `chalice deploy --stage "
                 f"{stage.name}`")
-
-
-def declared_subscriptions(service: str) -> tuple[SubscriptionLike, ...]:
-    """Import the service's Chalice app and return its declared subscriptions."""
-    from backbone.subscriptions import subscriptions_of
-    from infra_bootstrap.service_apps import load_app
-
-    return tuple(subscriptions_of(load_app(service)))
 
 
 def deployed_function_arns(stage: Stage, service: str,

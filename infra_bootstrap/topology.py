@@ -46,6 +46,11 @@ _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Stage names end up in tags, policy statement ids (EventBridge StatementId: [a-zA-Z0-9-_],
 # at most 64 characters, names.statement_sid adds up to 43) and Chalice function names.
 _STAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
+# What the global bus forwards to each service's local bus: every other service's event
+# (the seed's behaviour), or only the events the service's declared subscriptions need.
+FORWARD_ALL = "all"
+FORWARD_SUBSCRIBED = "subscribed"
+FORWARDING_MODES = (FORWARD_ALL, FORWARD_SUBSCRIBED)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class Stage:
     organization_id: str | None = None
     log_retention_days: int = 14
     archive_retention_days: int = 30
+    forwarding: str = FORWARD_ALL
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -143,7 +149,8 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
     if not isinstance(raw, dict):
         raise TopologyError(f"{where}: must be a table")
     _only_keys(raw, {"region", "bus_account", "organization_id", "log_retention_days",
-                     "archive_retention_days", "credentials", "accounts", "services"}, where)
+                     "archive_retention_days", "credentials", "accounts", "services",
+                     "forwarding"}, where)
     for key in ("region", "bus_account", "services"):
         if key not in raw:
             raise TopologyError(f"{where}: missing required key {key!r}")
@@ -166,6 +173,11 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
     if type(archive_days) is not int or archive_days < 0:
         raise TopologyError(f"{where}.archive_retention_days: {archive_days!r} must be a "
                             "whole number of days, 0 for indefinitely")
+
+    forwarding = raw.get("forwarding", FORWARD_ALL)
+    if forwarding not in FORWARDING_MODES:
+        raise TopologyError(f"{where}.forwarding: {forwarding!r} must be \"all\" or "
+                            "\"subscribed\"")
 
     services = _services(raw["services"], where)
     default = _credentials(raw.get("credentials", {}), f"{where}.credentials", allow_role_name=True)
@@ -191,7 +203,8 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
 
     return Stage(name=name, region=region, bus_account=bus_account, services=services,
                  credentials=credentials, organization_id=org_id,
-                 log_retention_days=log_days, archive_retention_days=archive_days)
+                 log_retention_days=log_days, archive_retention_days=archive_days,
+                 forwarding=forwarding)
 
 
 def _services(raw: Any, where: str) -> tuple[Service, ...]:

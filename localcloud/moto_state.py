@@ -12,9 +12,12 @@ False
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import operator
 import re
+import string
 import threading
 import time
 from collections.abc import Mapping
@@ -23,6 +26,8 @@ from typing import Any
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import get_account_id_from
+from moto.moto_api._internal import mock_random
+from moto.sqs.models import Message as SqsMessage
 
 from localcloud import arns
 from localcloud.arns import Arn, BusRef
@@ -45,6 +50,8 @@ class MotoState:
 
     def __init__(self, cache_size: int = 4096) -> None:
         self._bus_policies = BoundedCache(cache_size)
+        self._rules = BoundedCache(cache_size)
+        self._archives = BoundedCache(cache_size)
         self._logs_lock = threading.Lock()
         self._services: dict[str, Any] = {}
 
@@ -141,9 +148,29 @@ class MotoState:
         return policy
 
     def rules(self, bus: BusRef) -> list[Rule]:
+        """The rules of ``bus``, rebuilt only when moto's rules or targets change.
+
+        Every event asks for them; building them (ARNs, pattern texts, target copies) cost
+        more than matching. moto replaces a rule object on PutRule, a target dict on
+        PutTargets, and sets ``state`` on Enable/DisableRule: the identity of each of those
+        objects tells whether anything changed. The memo holds the objects it compared,
+        so none of them can be freed and its identity reused while the memo stands.
+        """
         model = self._bus(bus)
         if model is None:
             return []
+        seen: list[Any] = []
+        for rule in list(model.rules.values()):
+            seen += (rule, rule.state, rule.event_pattern, *list(rule.targets))
+        cached = self._rules.get((id(model), bus.arn))
+        if (cached is not None and len(cached[0]) == len(seen)
+                and all(map(operator.is_, cached[0], seen))):
+            return list(cached[1])
+        rules = self._build_rules(model, bus)
+        self._rules[(id(model), bus.arn)] = (seen, tuple(rules))
+        return rules
+
+    def _build_rules(self, model: Any, bus: BusRef) -> list[Rule]:
         rules = []
         for rule in list(model.rules.values()):
             try:
@@ -156,6 +183,12 @@ class MotoState:
 
     def archive_of(self, target: Mapping[str, Any]) -> ArchiveRef | None:
         template = (target.get("InputTransformer") or {}).get("InputTemplate", "")
+        found: ArchiveRef | None = self._archives.memo(template,
+                                                       lambda: self._archive_in(template))
+        return found
+
+    @staticmethod
+    def _archive_in(template: str) -> ArchiveRef | None:
         match = _ARCHIVE_ARN.search(template)
         if match is None:
             return None
@@ -202,12 +235,38 @@ class MotoState:
 
     def send_message(self, arn: Arn, body: str, *, attributes: Mapping[str, str],
                      group_id: str | None, deduplication_id: str | None) -> None:
-        message_attributes = {name: {"DataType": "String", "StringValue": value}
-                              for name, value in attributes.items()}
-        self._backend("sqs", arn.account, arn.region).send_message(
-            queue_name=arn.resource, message_body=body,
-            message_attributes=message_attributes or None,
-            group_id=group_id, deduplication_id=deduplication_id)
+        """Send as moto's SendMessage does, in time independent of the queue's depth.
+
+        moto 5.2.5's ``SQSBackend.send_message`` reads ``queue.attributes`` to learn
+        ContentBasedDeduplication, and that property computes every attribute of the
+        queue, ApproximateNumberOfMessages, ...Delayed and ...NotVisible among them, each
+        a scan of every message: one send cost O(depth), and a queue filling up slowed
+        every delivery (about 30 events/s at a few thousand messages). This makes the
+        same message the same way (moto's checks, deduplication id and sequence number,
+        group, message attributes, the queue's DelaySeconds) reading the queue's fields
+        directly, and hands it to ``Queue.add_message`` as moto does (FIFO deduplication
+        window, Lambda event source mappings). A FIFO queue's checks still read every
+        attribute (moto's ``_validate_message``): only standard queues skip the scan.
+        """
+        backend = self._backend("sqs", arn.account, arn.region)
+        queue = backend.get_queue(arn.resource)  # QueueDoesNotExist, as SendMessage
+        backend._validate_message(queue, message_body=body, delay_seconds=0,
+                                  deduplication_id=deduplication_id, group_id=group_id)
+        message = SqsMessage(str(mock_random.uuid4()), body, None)
+        if queue.content_based_deduplication:
+            message.deduplication_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        if deduplication_id is not None:
+            message.deduplication_id = deduplication_id
+            message.sequence_number = "".join(mock_random.choice(string.digits)
+                                              for _ in range(20))
+        if group_id is not None:
+            message.group_id = group_id
+        if attributes:
+            message.message_attributes = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()}
+        message.mark_sent(delay_seconds=int(queue.delay_seconds or 0))
+        queue.add_message(message)
 
     # -- Lambda -----------------------------------------------------------------------------
 
