@@ -12,5 +12,7 @@ credentials or network at import time (heavy libraries are imported at first use
 - ``subscriptions``  ``@subscribe``: a Lambda function fed by a rule on the local bus;
 - ``store``          the service's single DynamoDB table (``pk``/``sk``);
 - ``idempotency``    ``claim``: change state once, publish once, under duplicates;
-- ``observability``  Powertools Logger (JSON) and Metrics (EMF).
+- ``observability``  Powertools Logger (JSON) and Metrics (EMF);
+- ``tracing``        OpenTelemetry spans, one per hop; W3C ``traceparent`` in ``meta``;
+- ``trace_file``     spans as OTLP JSON lines in a file (written and read).
 """

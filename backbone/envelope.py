@@ -47,16 +47,21 @@ class Meta:
     causation_id: str | None = None
     producer: str | None = None
     published_at: str | None = None
+    #: W3C trace context of the span that published the event (backbone.tracing).
+    traceparent: str | None = None
 
     def to_dict(self) -> dict[str, str]:
         out = {"correlationId": self.correlation_id, "causationId": self.causation_id,
-               "producer": self.producer, "publishedAt": self.published_at}
+               "producer": self.producer, "publishedAt": self.published_at,
+               "traceparent": self.traceparent}
         return {k: v for k, v in out.items() if v is not None}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Meta:
+        traceparent = raw.get("traceparent")
         return cls(correlation_id=raw["correlationId"], causation_id=raw.get("causationId"),
-                   producer=raw.get("producer"), published_at=raw.get("publishedAt"))
+                   producer=raw.get("producer"), published_at=raw.get("publishedAt"),
+                   traceparent=traceparent if isinstance(traceparent, str) else None)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,12 @@ def configure(default_service: str) -> None:
     _default_service = default_service
 
 
+def service_name() -> str:
+    """The service name on logs, metrics and spans (POWERTOOLS_SERVICE_NAME, SERVICE_NAME,
+    else the name given to :func:`configure`)."""
+    return settings.powertools_service_name(_default_service)
+
+
 def logger() -> Any:
     """The service's Powertools Logger (JSON lines on stdout)."""
     if "logger" not in _state:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from backbone import aws, observability, settings
+from backbone import aws, observability, settings, tracing
 from backbone.envelope import OutgoingEvent, utc_now
 from backbone.errors import PublishError, UnpublishedEvent
 from backbone.validation import validate_detail
@@ -136,10 +136,13 @@ class Publisher:
     def entry(self, event: OutgoingEvent) -> dict[str, Any]:
         """The PutEvents entry of one event, after checking its schema (raises
         SchemaViolation: an invalid event is never sent)."""
-        if event.meta.producer is None or event.meta.published_at is None:
+        if event.meta.producer is None or event.meta.published_at is None \
+                or event.meta.traceparent is None:
+            hop = tracing.current()
             event = replace(event, meta=replace(
                 event.meta, producer=event.meta.producer or self.source,
-                published_at=event.meta.published_at or utc_now()))
+                published_at=event.meta.published_at or utc_now(),
+                traceparent=event.meta.traceparent or (hop.header() if hop else None)))
         detail = event.detail()
         validate_detail(event.detail_type, detail)
         entry: dict[str, Any] = {
@@ -150,6 +153,12 @@ class Publisher:
         }
         if event.resources:
             entry["Resources"] = list(event.resources)
+        trace = tracing.parse_traceparent(event.meta.traceparent)
+        if trace is not None:
+            # PutEvents' TraceHeader: "An AWS X-Ray trace header, which is an http header
+            # (X-Amzn-Trace-Id) that contains the trace-id associated with the event"
+            # (EventBridge API Reference, PutEventsRequestEntry; 1 to 500 characters).
+            entry["TraceHeader"] = trace.xray_header()
         return entry
 
     def publish(self, *events: OutgoingEvent) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from backbone import observability
+from backbone import observability, tracing
 from backbone.catalog import event_type
 from backbone.envelope import Event, parse_event
 from backbone.errors import BackboneServiceError, MalformedEvent, SchemaViolation
@@ -65,7 +65,11 @@ def subscribe(app: Any, *, detail_type: str, name: str,
         @functools.wraps(fn)
         def entry_point(raw_event: Any, context: Any) -> Any:
             correlation = _correlation_of(raw_event)
-            with observability.invocation(correlation, context) as log:
+            with observability.invocation(correlation, context) as log, tracing.span(
+                    f"{name} {pattern['detail-type'][0]}", kind="consumer",
+                    parent=_meta_of(raw_event).get("traceparent"),
+                    attributes={"backbone.subscription": name,
+                                "backbone.event_id": str(_get(raw_event, "id"))}):
                 try:
                     event = parse_event(raw_event, context)
                     _check_routed(event, pattern)
@@ -116,8 +120,12 @@ def _get(raw: Any, key: str) -> Any:
     return raw.get(key) if isinstance(raw, dict) else None
 
 
-def _correlation_of(raw: Any) -> str | None:
+def _meta_of(raw: Any) -> dict[str, Any]:
     detail = _get(raw, "detail")
     meta = detail.get("meta") if isinstance(detail, dict) else None
-    value = meta.get("correlationId") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _correlation_of(raw: Any) -> str | None:
+    value = _meta_of(raw).get("correlationId")
     return value if isinstance(value, str) else None

@@ -4,7 +4,7 @@ The detail-types, producers, schemas and examples come from ``backbone.catalog``
 ``backbone/schemas``; the subscribers from the declared subscriptions of every service
 of a stage (importing each app: no network, credentials or environment needed).
 
->>> text = render_markdown({"Order.Created": ["delivery-service.on_order_created"]})
+>>> text = render_markdown([Subscriber("delivery-service", "on_order_created", "Order.Created")])
 >>> [line for line in text.splitlines() if line.startswith("| `Order.Created`")]
 ['| `Order.Created` | `order-service` | `delivery-service.on_order_created` | \
 `backbone/schemas/order-created.json` |']
@@ -13,11 +13,12 @@ of a stage (importing each app: no network, credentials or environment needed).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from backbone.catalog import EVENT_TYPES
 from backbone.subscriptions import subscriptions_of
 from backbone.validation import SCHEMA_DIR, load_schema
+from infra_bootstrap.catalog_flow import Subscriber, mermaid
 from infra_bootstrap.errors import BackboneError
 from infra_bootstrap.service_apps import load_app
 from infra_bootstrap.topology import REPO_ROOT, Stage
@@ -30,9 +31,18 @@ class StaleDocument(BackboneError):
     """The committed document differs from what the catalog generates (exit code 1)."""
 
 
-def render_markdown(subscribers: Mapping[str, Sequence[str]] | None = None) -> str:
-    """The catalog as Markdown. ``subscribers`` maps a detail-type to ``service.handler``s."""
-    subscribers = subscribers or {}
+def producers() -> dict[str, str]:
+    """Each detail-type of the catalog and the service that publishes it.
+
+    >>> producers()["Delivery.Updated"]
+    'delivery-service'
+    """
+    return {e.detail_type: e.source for e in EVENT_TYPES}
+
+
+def render_markdown(subscriptions: Sequence[Subscriber] = ()) -> str:
+    """The catalog as Markdown: a flow diagram, a table, then each event and schema."""
+    subscribers = subscribers_by_detail_type(subscriptions)
     lines = [
         "# Event catalog",
         "",
@@ -43,6 +53,17 @@ def render_markdown(subscribers: Mapping[str, Sequence[str]] | None = None) -> s
         "request through every event it causes; `meta.causationId` is the EventBridge id of",
         "the event whose handling published this one. Schemas live in `backbone/schemas/`",
         "and are checked before publishing and on receipt.",
+        "",
+        "## Flow",
+        "",
+        "Who publishes what to which bus, and who subscribes (`python -m infra_bootstrap",
+        "catalog export` writes the same catalog for EventCatalog or as AsyncAPI).",
+        "",
+        "```mermaid",
+        mermaid(producers(), subscriptions),
+        "```",
+        "",
+        "## Events",
         "",
         "| detail-type | source | subscribers | schema |",
         "|---|---|---|---|",
@@ -63,21 +84,34 @@ def render_markdown(subscribers: Mapping[str, Sequence[str]] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
-def subscribers(stage: Stage) -> dict[str, list[str]]:
-    """Which handler of which service of ``stage`` subscribes to each detail-type.
+def subscriptions(stage: Stage) -> list[Subscriber]:
+    """Every subscription declared by the services of ``stage``, one per detail-type.
 
     >>> from infra_bootstrap.topology import load_stage
-    >>> subscribers(load_stage("local"))["Order.Created"]
-    ['delivery-service.on_order_created']
+    >>> [s for s in subscriptions(load_stage("local")) if s.detail_type == "Order.Created"]
+    [Subscriber(service='delivery-service', handler='on_order_created', \
+detail_type='Order.Created')]
     """
-    found: dict[str, list[str]] = {}
+    found: list[Subscriber] = []
     for service in stage.services:
         for sub in subscriptions_of(load_app(service.name)):
             for detail_type in sub.event_pattern.get("detail-type", []):
-                found.setdefault(detail_type, []).append(f"{service.name}.{sub.name}")
+                found.append(Subscriber(service.name, sub.name, detail_type))
+    return found
+
+
+def subscribers_by_detail_type(subs: Sequence[Subscriber]) -> dict[str, list[str]]:
+    """``service.handler`` of each subscriber, per detail-type.
+
+    >>> subscribers_by_detail_type([Subscriber("billing", "on_order", "Order.Created")])
+    {'Order.Created': ['billing.on_order']}
+    """
+    found: dict[str, list[str]] = {}
+    for sub in subs:
+        found.setdefault(sub.detail_type, []).append(f"{sub.service}.{sub.handler}")
     return found
 
 
 def document(stage: Stage) -> str:
     """The catalog document of a stage's services."""
-    return render_markdown(subscribers(stage))
+    return render_markdown(subscriptions(stage))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from infra_bootstrap.commands import catalog, infra, local, services
+from infra_bootstrap.commands import catalog, dlq, events, infra, local, services
 from infra_bootstrap.errors import BackboneError
 
 
@@ -27,7 +27,8 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
              commands=[*infra.COMMANDS, *services.COMMANDS, *local.COMMANDS,
-                       *catalog.COMMANDS])
+                       *catalog.COMMANDS, *events.COMMANDS,
+                       *dlq.COMMANDS])
 def main() -> None:
     """Build, check and run the cross-account event backbone.
 

@@ -61,6 +61,11 @@ def desired_resources(stage: Stage,
             "description": archive_description(stage),
         }, None),
         *_logged_bus(stage, stage.bus_account, names.GLOBAL_BUS),
+        Resource(r.IAM_ROLE, stage.bus_account, names.REDRIVE_ROLE, {
+            "trust": redrive_role_trust(stage),
+            "policies": {names.REDRIVE_ROLE_POLICY: redrive_role_policy(stage)},
+            "description": "dlq redrive puts failed forwards back on the local buses",
+        }, tags),
     ]
     for service in stage.services:
         out += _forwarding(stage, service, (subscriptions or {}).get(service.name, ()))
@@ -279,7 +284,7 @@ def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
     a different Region" (eb-event-bus-example-policy-restrict-rule.html) pins the sending
     rule with ``ArnEquals`` on ``aws:SourceArn``, on a path that always uses a role.
     """
-    return policy_document({
+    forward = {
         "Sid": names.statement_sid(stage.name, "ForwardFromGlobalBus"),
         "Effect": "Allow",
         "Principal": {"AWS": names.forward_role_arn(stage.bus_account, service.name)},
@@ -290,6 +295,54 @@ def local_bus_policy(stage: Stage, service: Service) -> dict[str, Any]:
             "ArnEquals": {"aws:SourceArn": names.forward_rule_arn(
                 stage.region, stage.bus_account, service.name)},
         },
+    }
+    return policy_document(forward, redrive_statement(stage, service))
+
+
+def redrive_statement(stage: Stage, service: Service) -> dict[str, Any]:
+    """The redrive role may put on the local bus what the forwarding rule would forward.
+
+    ``dlq redrive`` sends a failed forward back to the bus it was meant for by PutEvents
+    as ``names.REDRIVE_ROLE`` (a person's action, so no ``aws:SourceArn`` exists to pin).
+    As narrow as the forwarding path: that one role, only this bus, and only events whose
+    ``source`` the forwarding rule forwards here (every other service of the stage;
+    ``ForAllValues`` with ``Null: false`` as in ``global_bus_policy``). Source: EventBridge
+    User Guide, "Permissions for event buses" (role principals, ``events:source``).
+    """
+    others = sorted(s.name for s in stage.services if s.name != service.name)
+    return {
+        "Sid": names.statement_sid(stage.name, "RedriveFromBusAccount"),
+        "Effect": "Allow",
+        "Principal": {"AWS": names.redrive_role_arn(stage.bus_account)},
+        "Action": "events:PutEvents",
+        "Resource": names.local_bus_arn(stage.region, service.account, service.name),
+        "Condition": {"ForAllValues:StringEquals": {"events:source": others},
+                      "Null": {"events:source": "false"}},
+    }
+
+
+def redrive_role_trust(stage: Stage) -> dict[str, Any]:
+    """Principals of the bus account that their own IAM policies allow may assume it.
+
+    The account root principal delegates the decision to the account's IAM policies
+    (IAM User Guide, "How IAM roles differ from resource-based policies"; "Specifying a
+    principal": an account principal). On AWS, grant ``sts:AssumeRole`` on this role to
+    the operators who may redrive.
+    """
+    return policy_document({
+        "Effect": "Allow",
+        "Principal": {"AWS": names.account_root_arn(stage.bus_account)},
+        "Action": "sts:AssumeRole",
+    })
+
+
+def redrive_role_policy(stage: Stage) -> dict[str, Any]:
+    """PutEvents on the stage's local buses, nothing else."""
+    return policy_document({
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": [names.local_bus_arn(stage.region, s.account, s.name)
+                     for s in stage.services],
     })
 
 

@@ -89,6 +89,20 @@ def forward_rule_name(service: str) -> str:
     return f"global-to-{service}"
 
 
+# The role `dlq redrive` puts failed forwards back on a local bus with (bus account).
+REDRIVE_ROLE = "backbone-redrive"
+REDRIVE_ROLE_POLICY = "put-events-to-local-buses"
+
+
+def redrive_role_arn(bus_account: str) -> str:
+    """The role a redrive assumes in the bus account to put an event on a local bus.
+
+    >>> redrive_role_arn("111111111111")
+    'arn:aws:iam::111111111111:role/backbone-redrive'
+    """
+    return role_arn(bus_account, REDRIVE_ROLE)
+
+
 def forward_role_name(service: str) -> str:
     # IAM role names are at most 64 characters; topology limits services to 40.
     return f"backbone-forward-to-{service}"

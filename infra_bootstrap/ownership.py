@@ -47,7 +47,7 @@ from infra_bootstrap.resources import Resource
 STAGE_TARGET_IDS = frozenset(
     {names.FORWARD_TARGET_ID, names.LOG_TARGET_ID, names.SUBSCRIPTION_TARGET_ID})
 # The inline policies the stage puts on its roles.
-STAGE_ROLE_POLICIES = frozenset({names.FORWARD_ROLE_POLICY})
+STAGE_ROLE_POLICIES = frozenset({names.FORWARD_ROLE_POLICY, names.REDRIVE_ROLE_POLICY})
 TAGGED_KINDS = frozenset({r.EVENT_BUS, r.RULE, r.SUBSCRIPTION_RULE, r.IAM_ROLE, r.SQS_QUEUE,
                           r.LOG_GROUP, r.DYNAMODB_TABLE})
 

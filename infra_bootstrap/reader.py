@@ -334,7 +334,8 @@ class _AccountReader:
         out = []
         for role in self._pages("iam", "list_roles", "Roles", "Marker", "roles"):
             name = role["RoleName"]
-            if not name.startswith(_ROLE_PREFIX) and (r.IAM_ROLE, self.account, name) \
+            if not name.startswith(_ROLE_PREFIX) and name != names.REDRIVE_ROLE and (
+                    r.IAM_ROLE, self.account, name) \
                     not in self.wanted:
                 continue
             tags = self._role_tags(name)

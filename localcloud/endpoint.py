@@ -28,6 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud import replays
 from localcloud.config import RouterConfig
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker
@@ -110,6 +111,7 @@ class Endpoint:
             router.stop()
             runtime.stop()
             raise PortInUseError(self.host, self.port) from None
+        replays.install(router.replay)  # replays run through this router, not moto's code
         self.router = router
         self.runtime = runtime
         self._server = server

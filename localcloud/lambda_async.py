@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localcloud import arns
+from localcloud import notices as notice
 from localcloud.arns import Arn
 from localcloud.delivery import (
     CONNECTION_FAILURE,
@@ -33,6 +34,7 @@ from localcloud.delivery import (
     DeliveryReport,
 )
 from localcloud.functions import FunctionInvoker, FunctionUnreachable, InvocationResult
+from localcloud.notices import Notices
 from localcloud.queues import QueueSender
 from localcloud.scheduling import Scheduler
 from localcloud.state import Function
@@ -179,7 +181,8 @@ class AsyncInvocations:
     waits; sends invocation records to destinations."""
 
     def __init__(self, scheduler: Scheduler, invoker: FunctionInvoker, queues: QueueSender,
-                 report: DeliveryReport) -> None:
+                 report: DeliveryReport, notices: Notices | None = None) -> None:
+        self.notices = notices or Notices()
         self.scheduler = scheduler
         self.invoker = invoker
         self.queues = queues
@@ -231,6 +234,9 @@ class AsyncInvocations:
                 self._destination(inv, inv.config.on_success, "Success", result)
             return
         self.report.count("lambda_errors")
+        self.notices.add(notice.failed_line(
+            _event_id(inv), _detail_type(inv), inv.function_arn,
+            str(result.function_error), _error_of(result)))
         retries_done = inv.attempts - 1
         if retries_done >= inv.config.max_retries:
             self._gave_up(inv, "RetriesExhausted", result)
@@ -240,6 +246,8 @@ class AsyncInvocations:
             self._gave_up(inv, "EventAgeExceeded", result)
             return
         self.report.count("retried")
+        self.notices.add(notice.retry_line(_event_id(inv), _detail_type(inv), inv.function_arn,
+                                           inv.attempts))
         local_wait = retry_wait_s(delay * self.scheduler.time_scale, result,
                                   timeout_s=inv.timeout_s)
         inv.waited(aws_s=delay, local_s=local_wait)
@@ -274,6 +282,27 @@ class AsyncInvocations:
             self.queues.send(arn, json.dumps(record))
             if condition != "Success":
                 self.report.count("dead_lettered")
+                self.notices.add(notice.dead_letter_line(
+                    _event_id(inv), _detail_type(inv), destination, condition,
+                    _error_of(result)))
         except (DeliveryFailure, ValueError) as exc:
             self.report.count("dropped")
             self._record(inv, "destination failed", str(exc))
+
+
+def _event_id(inv: Invocation) -> str:
+    return str(inv.event.get("id", inv.request_id)) if isinstance(inv.event, dict) \
+        else inv.request_id
+
+
+def _detail_type(inv: Invocation) -> str:
+    return str(inv.event.get("detail-type", "invocation")) if isinstance(inv.event, dict) \
+        else "invocation"
+
+
+def _error_of(result: InvocationResult) -> str:
+    """``errorType: errorMessage`` of a function error's payload."""
+    payload = result.payload
+    if isinstance(payload, dict):
+        return f"{payload.get('errorType', '?')}: {payload.get('errorMessage', '')}"
+    return str(payload)[:200]

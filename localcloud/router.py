@@ -21,9 +21,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from localcloud import arns
+from localcloud import arns, replays
+from localcloud import notices as lines
 from localcloud.admission import Admission, BusRef, Caller
 from localcloud.cache import BoundedCache
 from localcloud.config import RouterConfig
@@ -38,7 +40,9 @@ from localcloud.functions import FunctionInvoker, NoRuntime
 from localcloud.lambda_async import AsyncInvocations
 from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
+from localcloud.notices import Notices
 from localcloud.queues import QueueSender
+from localcloud.replays import ReplayJob
 from localcloud.retries import DeadLetters, RetryIn, next_attempt
 from localcloud.scheduling import Scheduler
 from localcloud.state import CloudState
@@ -74,6 +78,8 @@ class Router:
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self.failures: deque[dict[str, Any]] = deque(maxlen=config.max_recorded_failures)
         self._stats_lock = threading.Lock()
+        # One line per failure, retry, dead letter and denied entry, for a console.
+        self.notices = Notices()
         # Bounded memos: keys hold caller-chosen sources, detail types and policy texts.
         decisions = BoundedCache(config.cache_size)
         self.scheduler = Scheduler(time_scale=config.time_scale,
@@ -83,7 +89,7 @@ class Router:
         queues = QueueSender(self.state, config.cache_size)
         self.dead_letters = DeadLetters(queues)
         self.invocations = invocations = AsyncInvocations(self.scheduler, self.invoker, queues,
-                                                          report=self)
+                                                          report=self, notices=self.notices)
         self.targets: tuple[TargetKind, ...] = (
             EventBusTarget(self.state, self.admission, decisions, forward=self._forward),
             LogGroupTarget(self.state, config.cache_size),
@@ -99,6 +105,8 @@ class Router:
         results, accepted = self.admission.admit(
             caller, entries, room=self.config.max_pending - self.scheduler.pending)
         failed = len(results) - len(accepted)
+        if failed:
+            self._notice_denied(caller, entries, results)
         self.count("accepted", len(accepted))
         self.count("failed_entries", failed)
         for bus, event in accepted:
@@ -122,14 +130,36 @@ class Router:
         """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
         self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
 
-    def _route(self, bus: BusRef, event: RoutedEvent) -> None:
-        """Match the event against the bus's enabled rules and deliver to their targets."""
+    def _route(self, bus: BusRef, event: RoutedEvent, *, only: frozenset[str] = frozenset(),
+               replay: bool = False) -> None:
+        """Match the event against the bus's enabled rules and deliver to their targets;
+        a replay goes only to the rules in ``only`` (all if empty), never to an archive."""
         if not self.state.bus_exists(bus):
             return
         self.count("routed")
         for rule in self.matcher.matching(self.state.rules(bus), event.envelope):
+            if only and rule.arn not in only:
+                continue
             for target in rule.targets:
+                if replay and self.state.archive_of(target) is not None:
+                    continue
                 self._deliver(Delivery(event, rule.arn, rule.account, target))
+
+    def replay(self, job: ReplayJob, done: Callable[[], None]) -> None:
+        """Run a replay (``localcloud.replays``): each archived event of the window, with
+        ``replay-name``, routed on the destination bus after what is queued; ``done`` runs
+        once every one of them was routed."""
+        arn = arns.parse(job.bus_arn)
+        bus = BusRef(arn.account, arn.region, arn.resource.split("/", 1)[-1])
+        for envelope in job.events:
+            replayed, raw = replays.replayed(envelope, job.name)
+            self.scheduler.enqueue(self._replay_route(bus, RoutedEvent(replayed, raw),
+                                                      job.filter_arns), lane=bus.account)
+        self.scheduler.enqueue(done, lane=bus.account)
+
+    def _replay_route(self, bus: BusRef, event: RoutedEvent,
+                      only: frozenset[str]) -> Callable[[], None]:
+        return lambda: self._route(bus, event, only=only, replay=True)
 
     def _deliver(self, delivery: Delivery) -> None:
         try:
@@ -168,8 +198,13 @@ class Router:
                             retriable=failure.retriable,
                             backoff_base_s=self.config.eb_backoff_base_s,
                             backoff_cap_s=self.config.eb_backoff_cap_s)
+        event, target = delivery.event, delivery.target.get("Arn")
+        self.notices.add(lines.failed_line(event.id, _detail_type(event), target, failure.code,
+                                           failure.message))
         if isinstance(plan, RetryIn):
             delivery.retries += 1
+            self.notices.add(lines.retry_line(event.id, _detail_type(event), target,
+                                              delivery.retries))
             self.count("retried")
             self.scheduler.later(plan.delay_s, lambda: self._deliver(delivery), on_pool=False)
             return
@@ -179,8 +214,24 @@ class Router:
         except (DeliveryFailure, ValueError) as exc:
             self.count("dropped")
             self.record(delivery, "DLQ failed", str(exc))
+            self.notices.add(lines.dropped_line(event.id, _detail_type(event), target,
+                                                f"its dead-letter queue failed: {exc}"))
             return
         self.count("dead_lettered" if sent else "dropped")
+        dlq = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        self.notices.add(
+            lines.dead_letter_line(event.id, _detail_type(event), dlq, failure.code,
+                                   failure.message) if sent else
+            lines.dropped_line(event.id, _detail_type(event), target, "no dead-letter queue"))
+
+    def _notice_denied(self, caller: Caller, entries: Any, results: list[Any]) -> None:
+        for entry, result in zip(entries if isinstance(entries, list) else [], results,
+                                 strict=False):
+            if isinstance(entry, dict) and isinstance(result, dict) and result.get("ErrorCode"):
+                self.notices.add(lines.denied_line(
+                    str(entry.get("EventBusName") or "default").rsplit("/", 1)[-1],
+                    str(entry.get("Source", "?")), str(entry.get("DetailType", "?")),
+                    str(result["ErrorCode"]), str(result.get("ErrorMessage", ""))))
 
     def count(self, stat: str, amount: int = 1) -> None:
         """Add to a statistic; request, routing and Lambda threads all count."""
@@ -193,3 +244,8 @@ class Router:
                               "code": code, "message": message})
         log.info("delivery of %s to %s failed: %s %s", delivery.event.id,
                  delivery.target.get("Arn"), code, message)
+
+
+def _detail_type(event: RoutedEvent) -> str:
+    """The event's detail-type, for a notice line."""
+    return str(event.envelope.get("detail-type", "?"))

@@ -31,7 +31,7 @@ from typing import Any
 from chalice import Chalice, ChaliceViewError, Response
 from chalice.app import Request
 
-from backbone import observability
+from backbone import observability, tracing
 from backbone.envelope import (
     Event,
     Meta,
@@ -150,6 +150,12 @@ def _error(status: int, code: str, message: str, correlation_id: str,
                     headers={"X-Correlation-Id": correlation_id, **(headers or {})})
 
 
+def _traceparent(headers: Any) -> str | None:
+    """The request's W3C ``traceparent`` header, if any (its span continues that trace)."""
+    value = (headers or {}).get(tracing.TRACEPARENT)
+    return value if isinstance(value, str) else None
+
+
 def _correlation_id(headers: Any) -> str:
     given = (headers or {}).get(CORRELATION_HEADER)
     return given if given and is_correlation_id(given) else new_correlation_id()
@@ -171,7 +177,11 @@ def _request_scope(view: Callable[..., Response]) -> Callable[..., Response]:
     def scoped(**path_params: str) -> Response:
         request = _current_request()
         correlation = _correlation_id(request.headers)
-        with observability.invocation(correlation, request.lambda_context) as log:
+        context: dict[str, Any] = dict(request.context or {})
+        route = str(context.get("resourcePath") or request.path)
+        with observability.invocation(correlation, request.lambda_context) as log, \
+                tracing.span(f"{request.method} {route}", kind="server",
+                             parent=_traceparent(request.headers)):
             try:
                 return view(correlation, log, **path_params)
             except ChaliceViewError:

@@ -15,7 +15,7 @@ from moto import mock_aws
 from tests.topologies import three_accounts, write_topology
 
 # One `local up` per test run, shared by every xdist worker (the integration tests' cloud).
-pytest_plugins = ["tests.shared_local_cloud"]
+pytest_plugins = ["infra_bootstrap.testing", "tests.shared_local_cloud"]
 
 
 @pytest.fixture

@@ -50,6 +50,10 @@ from infra_bootstrap.local.deploy import (
     worker_spec,
 )
 from infra_bootstrap.local.handoff import WorkerSpec
+from infra_bootstrap.operate import trace
+from infra_bootstrap.operate.lines import event_line
+from infra_bootstrap.operate.logs import LogTail, bus_logs
+from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
@@ -66,6 +70,25 @@ STREAM_POLL_SECONDS = 0.25
 DEMO_POLL_SECONDS = 0.05
 # The demo waits for the delivery delay plus this much for each of its steps.
 DEMO_MARGIN_SECONDS = 30.0
+
+
+ENDPOINT_LOG = "endpoint.log"
+# The loggers of the endpoint's request handling: werkzeug (the server, which logs a
+# request's traceback), moto, and our own data plane.
+ENDPOINT_LOGGERS = ("werkzeug", "moto", "localcloud")
+
+
+def route_endpoint_logs(path: Path) -> logging.Handler:
+    """Send the endpoint's log records (access lines, request tracebacks) to ``path``,
+    not to the console."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ENDPOINT_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return handler
 
 
 class PortInUse(UsageError):
@@ -97,22 +120,6 @@ class UpOptions:
     verbose: bool = False
 
 
-@dataclass(frozen=True)
-class LoggedEvent:
-    """One EventBridge event as a bus's catch-all log group holds it."""
-
-    bus: str
-    account: str
-    event: Mapping[str, Any]
-    ingestion_ms: int
-    log_event_id: str
-    raw: str
-
-    @property
-    def detail_type(self) -> str:
-        return str(self.event.get("detail-type", "?"))
-
-
 # --- pure formatting ---------------------------------------------------------
 
 
@@ -135,39 +142,17 @@ def accounts_line(stage: Stage) -> str:
     return "accounts: " + " ".join(parts)
 
 
-def event_line(logged: LoggedEvent) -> str:
-    """One readable line for a streamed event.
-
-    >>> event_line(LoggedEvent("global-bus", "111111111111", {"detail-type": "Order.Created",
-    ...     "source": "order-service", "account": "222222222222", "id": "e1",
-    ...     "detail": {"meta": {"correlationId": "c1"}}}, 0, "1", ""))
-    '00:00:00.000 global-bus Order.Created from order-service (222222222222) id=e1 correlation=c1'
-    """
-    event = logged.event
-    stamp = time.strftime("%H:%M:%S", time.gmtime(logged.ingestion_ms / 1000))
-    line = (f"{stamp}.{logged.ingestion_ms % 1000:03d} {logged.bus} {logged.detail_type} "
-            f"from {event.get('source', '?')} ({event.get('account', '?')}) "
-            f"id={event.get('id', '?')}")
-    detail = event.get("detail")
-    meta = detail.get("meta") if isinstance(detail, dict) else None
-    if isinstance(meta, dict) and meta.get("correlationId"):
-        line += f" correlation={meta['correlationId']}"
-    return line
-
-
 def timeline(events: Iterable[LoggedEvent], since_ms: int) -> list[str]:
-    """An order's events across every bus, in arrival order, timed from ``since_ms``.
+    """An order's events across every bus as its causal tree (``operate.trace``), each
+    hop timed in ms from ``since_ms``.
 
-    >>> timeline([LoggedEvent("global-bus", "111111111111", {"detail-type": "Order.Created",
-    ...     "source": "order-service"}, 1042, "1", "")], 1000)[1]
-    '    +42 ms  global-bus                    111111111111  Order.Created     from order-service'
+    >>> print("\\n".join(timeline([LoggedEvent("global-bus", "111111111111", {
+    ...     "detail-type": "Order.Created", "id": "e1", "source": "order-service",
+    ...     "account": "222222222222"}, 1042, "1", "")], 1000)))
+    Order.Created e1 from order-service (222222222222)
+        +42 ms  global-bus                    111111111111
     """
-    rows = sorted(events, key=lambda e: (e.ingestion_ms, e.bus))
-    lines = [f"{'':12}{'bus':<29} {'account':<13} {'detail-type':<17} source"]
-    for e in rows:
-        lines.append(f"{e.ingestion_ms - since_ms:>+7} ms  {e.bus:<29} {e.account:<13} "
-                     f"{e.detail_type:<17} from {e.event.get('source', '?')}")
-    return lines
+    return trace.render(trace.build(events, []), origin_ms=since_ms)
 
 
 def max_delay(stage: Stage) -> float:
@@ -178,12 +163,6 @@ def max_delay(stage: Stage) -> float:
     """
     return max(float(configure.service_environment(stage, s).get(configure.DELAY_VARIABLE, 0))
                for s in stage.services)
-
-
-def bus_logs(stage: Stage) -> list[tuple[str, str]]:
-    """``(bus, account)`` of every bus with a catch-all log: global first, then local."""
-    return [(names.GLOBAL_BUS, stage.bus_account)] + [
-        (names.local_bus(s.name), s.account) for s in stage.services]
 
 
 def worker_environment(parent: Mapping[str, str], endpoint_url: str) -> dict[str, str]:
@@ -209,51 +188,6 @@ def check_port_free(port: int, option: str) -> None:
     if error is not None:
         reason = "in use" if error.errno == errno.EADDRINUSE else error.strerror
         raise PortInUse(f"port {port} on {HOST} is {reason} ({option})")
-
-
-class LogTail:
-    """Reads a bus's catch-all log group, returning each log event once.
-
-    >>> tail = LogTail(logs_client, "global-bus", "111111111111")   # doctest: +SKIP
-    >>> [e.detail_type for e in tail.poll()]                       # doctest: +SKIP
-    ['Order.Created']
-    """
-
-    def __init__(self, logs: Any, bus: str, account: str, start_ms: int = 0) -> None:
-        self._logs = logs
-        self.bus = bus
-        self.account = account
-        self.log_group = names.event_log_group(bus)
-        self._start_ms = start_ms
-        self._seen: set[tuple[str, str]] = set()
-
-    def poll(self) -> list[LoggedEvent]:
-        """New log events since the last poll, oldest first."""
-        fresh: list[LoggedEvent] = []
-        try:
-            pages = self._logs.get_paginator("filter_log_events").paginate(
-                logGroupName=self.log_group, startTime=self._start_ms)
-            for page in pages:
-                for item in page.get("events", []):
-                    key = (item.get("logStreamName", ""), item["eventId"])
-                    if key in self._seen:
-                        continue
-                    self._seen.add(key)
-                    fresh.append(self._parse(item))
-        except self._logs.exceptions.ResourceNotFoundException:
-            return []
-        return sorted(fresh, key=lambda e: e.ingestion_ms)
-
-    def _parse(self, item: Mapping[str, Any]) -> LoggedEvent:
-        raw = str(item.get("message", ""))
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            event = {"detail-type": "(not JSON)", "raw": raw}
-        if not isinstance(event, dict):
-            event = {"detail-type": "(not an object)", "raw": raw}
-        ingestion = int(item.get("ingestionTime") or item.get("timestamp") or 0)
-        return LoggedEvent(self.bus, self.account, event, ingestion, str(item["eventId"]), raw)
 
 
 @dataclass
@@ -425,6 +359,8 @@ class LocalCloud:
         self.endpoint: Endpoint | None = None
         self.workers: list[Worker] = []
         self.log_dir: Path | None = None
+        self.endpoint_log: Path | None = None
+        self._log_handler: logging.Handler | None = None
         self.api_port = 0
         self.aws_port = 0
         self._sessions: AccountSessions | None = None
@@ -453,8 +389,11 @@ class LocalCloud:
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
 
-        # The endpoint's access log (werkzeug, one line per AWS call) would drown the output.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The endpoint's access log (werkzeug, one line per AWS call) would drown the output,
+        # and its request tracebacks (moto's) belong in a file, named on stderr.
+        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
+        self.endpoint_log = self.log_dir / ENDPOINT_LOG
+        self._log_handler = route_endpoint_logs(self.endpoint_log)
         self.endpoint = Endpoint(host=HOST, port=options.aws_port)
         self.endpoint.start()
         self.aws_port = self.endpoint.port
@@ -465,7 +404,6 @@ class LocalCloud:
         assert self.endpoint.runtime is not None
         self.endpoint.runtime.on_worker_lost = self._notice
         # The API worker starts its interpreter while this process resolves what it runs.
-        self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         services = [load_service(self.stage, s.name) for s in self.stage.services]
         api_service = next((s for s in services if s.app.routes), None)
         if api_service is None:
@@ -510,6 +448,10 @@ class LocalCloud:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
             os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint_url
+        if self._log_handler is not None:
+            for name in ENDPOINT_LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler.close()
         if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
@@ -518,11 +460,19 @@ class LocalCloud:
 
 
 def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
-    """Print each global bus event as it is logged, until ``stop`` is set."""
+    """Print each global bus event as it is logged, and one line for each failed delivery,
+    retry, dead letter and denied PutEvents entry (the data plane's notices), until
+    ``stop`` is set."""
     tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
+    seen = 0
     while not stop.is_set():
         for logged in tail.poll():
             print(event_line(logged), file=out, flush=True)
+        router = cloud.endpoint.router if cloud.endpoint is not None else None
+        if router is not None:
+            seen, fresh = router.notices.since(seen)
+            for line in fresh:
+                print(line, file=out, flush=True)
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
 
@@ -636,6 +586,8 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
             print(accounts_line(cloud.stage), file=out, flush=True)
             print(f"service logs: {cloud.log_dir} (removed on a clean exit)", file=err,
                   flush=True)
+            print(f"endpoint log (AWS requests and their tracebacks): {cloud.endpoint_log}",
+                  file=err, flush=True)
             if options.demo:
                 demo(cloud, out)
             else:

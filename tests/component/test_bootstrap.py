@@ -144,7 +144,8 @@ def test_create_builds_each_service_account(created: Path, clients: Any, account
     assert [b["Name"] for b in events.list_event_buses()["EventBuses"]
             if b["Name"] != "default"] == [f"local-bus-{service}"]
     bus = events.describe_event_bus(Name=f"local-bus-{service}")
-    [statement] = json.loads(bus["Policy"])["Statement"]
+    statement, redrive = json.loads(bus["Policy"])["Statement"]
+    assert redrive["Principal"] == {"AWS": f"arn:aws:iam::{BUS}:role/backbone-redrive"}
     assert statement["Principal"] == {
         "AWS": f"arn:aws:iam::{BUS}:role/backbone-forward-to-{service}"}
     assert statement["Condition"]["ArnEquals"] == {

@@ -56,10 +56,10 @@ def test_event_line_and_timeline_name_bus_account_type_and_time() -> None:
     assert local_up.event_line(logged) == (
         "22:13:20.123 global-bus Delivery.Updated from delivery-service (333333333333) "
         "id=e-1 correlation=c-1")
-    header, row = local_up.timeline([logged], since_ms=1_700_000_000_000)
-    assert header.split() == ["bus", "account", "detail-type", "source"]
-    assert row.split() == ["+123", "ms", "global-bus", "111111111111", "Delivery.Updated",
-                           "from", "delivery-service"]
+    heading, hop = local_up.timeline([logged], since_ms=1_700_000_000_000)
+    assert heading == ("Delivery.Updated e-1 from delivery-service (333333333333) "
+                       "correlation=c-1")
+    assert hop.split() == ["+123", "ms", "global-bus", "111111111111"]
 
 
 def test_delivery_delay_overrides_the_services_that_read_it() -> None:
@@ -278,7 +278,8 @@ def test_a_failed_startup_step_stops_every_worker_and_keeps_their_logs(
     assert out.getvalue() == ""
     [kept] = tmp_path.glob("backbone-local-*")
     assert err.getvalue() == f"service logs kept in {kept}\n"
-    assert sorted(p.name for p in kept.iterdir()) == ["order-service.log"]
+    # The endpoint's own log (requests, tracebacks) is kept with the API worker's log.
+    assert sorted(p.name for p in kept.iterdir()) == ["endpoint.log", "order-service.log"]
     assert "AWS_ENDPOINT_URL" not in os.environ
 
 

@@ -46,6 +46,7 @@ def test_every_resource_is_in_its_account() -> None:
         (r.RULE, BUS, "global-bus/global-to-delivery-service"),
         (r.IAM_ROLE, BUS, "backbone-forward-to-order-service"),
         (r.IAM_ROLE, BUS, "backbone-forward-to-delivery-service"),
+        (r.IAM_ROLE, BUS, "backbone-redrive"),
         (r.SQS_QUEUE, BUS, "global-bus-forward-dlq"),
         (r.ARCHIVE, BUS, "global-bus-archive"),
         (r.LOGS_RESOURCE_POLICY, BUS, names.logs_resource_policy("test")),
@@ -131,6 +132,14 @@ def test_local_bus_admits_only_the_forwarding_role_of_its_rule() -> None:
             "StringEquals": {"aws:SourceAccount": BUS},
             "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{BUS}:rule/global-bus/"
                                            "global-to-order-service"}},
+    }, {
+        # dlq redrive: only the redrive role, only what the forwarding rule forwards here.
+        "Sid": "backbone-test-RedriveFromBusAccount", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{BUS}:role/backbone-redrive"},
+        "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:{REGION}:{ORDER}:event-bus/local-bus-order-service",
+        "Condition": {"ForAllValues:StringEquals": {"events:source": ["delivery-service"]},
+                      "Null": {"events:source": "false"}},
     }]
 
 
@@ -260,7 +269,7 @@ def test_five_services_yield_five_of_everything() -> None:
     kinds = Counter(x.kind for x in resources)
 
     assert kinds[r.EVENT_BUS] == 6
-    assert kinds[r.IAM_ROLE] == 5
+    assert kinds[r.IAM_ROLE] == 5 + 1   # forwarding roles + the redrive role
     assert kinds[r.RULE] == 5 + 6   # forwarding + one logging rule per bus
     assert kinds[r.SQS_QUEUE] == 5 + 1
     assert kinds[r.DYNAMODB_TABLE] == 5

@@ -86,6 +86,33 @@ class TestGeneratedPolicies:
             policy, principal=Principal(account=DELIVERY_ACCOUNT), action=PUT,
             resource=ORDER_BUS, context={"events:source": "delivery-service"})
 
+    def test_local_bus_policy_admits_the_redrive_role_for_forwarded_sources_only(
+            self, stage, desired):
+        order = stage.service("order-service")
+        policy = desired.local_bus_policy(stage, order)
+        redrive = Principal(arn=f"arn:aws:sts::{BUS_ACCOUNT}:assumed-role/backbone-redrive/me")
+        assert is_allowed_cross_account(policy, principal=redrive, action=PUT,
+                                        resource=ORDER_BUS,
+                                        context={"events:source": "delivery-service"})
+        # Never what the forwarding rule would not forward here: the service's own events.
+        assert not is_allowed_cross_account(policy, principal=redrive, action=PUT,
+                                            resource=ORDER_BUS,
+                                            context={"events:source": "order-service"})
+        assert not is_allowed_cross_account(policy, principal=redrive, action=PUT,
+                                            resource=ORDER_BUS, context={})
+        other_role = Principal(arn=f"arn:aws:sts::{BUS_ACCOUNT}:assumed-role/someone/me")
+        assert not is_allowed_cross_account(policy, principal=other_role, action=PUT,
+                                            resource=ORDER_BUS,
+                                            context={"events:source": "delivery-service"})
+
+    def test_redrive_role_may_put_events_on_the_local_buses_only(self, stage, desired):
+        inline = desired.redrive_role_policy(stage)
+        assert is_allowed_by_identity([inline], action=PUT, resource=ORDER_BUS)
+        assert not is_allowed_by_identity([inline], action=PUT, resource=GLOBAL_BUS)
+        trust = desired.redrive_role_trust(stage)
+        assert trust["Statement"][0]["Principal"] == {
+            "AWS": f"arn:aws:iam::{BUS_ACCOUNT}:root"}
+
     def test_forwarding_role_trust_and_permissions(self, stage, desired):
         order = stage.service("order-service")
         trust = desired.forward_role_trust(stage, order)

@@ -145,7 +145,8 @@ def test_top_level_help_lists_every_command_and_the_aws_sequence() -> None:
         in stdout
     commands = stdout.split("Commands:\n", 1)[1].splitlines()
     names = [line.split()[0] for line in commands]
-    assert names == ["catalog", "configure", "create", "destroy", "local", "plan",
+    assert names == ["catalog", "configure", "create", "destroy", "dlq", "events", "local",
+                     "plan",
                      "services", "subscribe", "verify"]
     # Short helps fit an 80-column terminal (click cuts longer ones with "...").
     ours = [line for line in commands if line.split()[0] != "local"]
