@@ -32,6 +32,7 @@ from typing import Any
 import botocore.exceptions
 from chalice.config import Config
 
+from backbone.tracing import EXPORTER, TRACES_FILE
 from infra_bootstrap import configure, names
 from infra_bootstrap.errors import AwsCallError
 from infra_bootstrap.local.handoff import ApiSpec, WorkerSpec
@@ -218,7 +219,8 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
             "Handler": function.handler,
             "Timeout": limits.timeout_seconds,
             "MemorySize": limits.memory_mb,
-            "Environment": {"Variables": dict(scoped.environment_variables)},
+            "Environment": {"Variables": {**scoped.environment_variables,
+                                          **local_observability(os.environ)}},
             "Tags": tags,
         }
         try:
@@ -233,6 +235,18 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
                   ZipFile=code)
             _call(account, "lambda:UpdateFunctionConfiguration", function.function_name,
                   lam.update_function_configuration, **spec)
+
+
+def local_observability(environment: Mapping[str, str]) -> dict[str, str]:
+    """The tracing settings of ``local up``'s own environment that its functions get too
+    (a Lambda function sees only its configuration's variables, so they are set there).
+    Pure.
+
+    >>> local_observability({"BACKBONE_TRACES_FILE": "/tmp/t.jsonl", "HOME": "/root"})
+    {'BACKBONE_TRACES_FILE': '/tmp/t.jsonl'}
+    """
+    return {name: environment[name] for name in (TRACES_FILE, EXPORTER)
+            if environment.get(name)}
 
 
 def deploy(stage: Stage, sessions: AccountSessions,
