@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+from collections.abc import Mapping, Sequence
 
 from backbone.errors import ConfigurationError
 
@@ -30,6 +32,48 @@ DEFAULT_DELIVERY_DELAY_SECONDS = 5.0
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_METRICS_NAMESPACE = "Backbone"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+# The chalice command line sets this while it runs (chalice/cli/__init__.py), and imports
+# app.py with the chosen stage's environment_variables from .chalice/config.json.
+CHALICE_CLI_MODE = "AWS_CHALICE_CLI_MODE"
+CHALICE_DEFAULT_STAGE = "dev"
+_CHALICE_COMMANDS = ("deploy", "package", "local", "delete", "invoke", "url", "logs")
+
+
+def require_configured_stage(app_name: str, argv: Sequence[str] | None = None,
+                             environ: Mapping[str, str] | None = None) -> None:
+    """Stop a chalice command (deploy, package, local) for a stage `configure` has not
+    written, with one line saying what to do, before Chalice fails deep inside (its
+    policy analyzer crashes on these apps with ``KeyError: 'dict'``).
+
+    A stage is configured when Chalice gave the app its environment: `configure` writes
+    ``SERVICE_NAME`` into every stage it writes. Outside the chalice command line (in
+    Lambda, in tests) there is nothing to check.
+
+    >>> require_configured_stage("order-service", environ={})  # not under `chalice`
+    >>> try:
+    ...     require_configured_stage("order-service", ["chalice", "deploy"],
+    ...                              environ={CHALICE_CLI_MODE: "true"})
+    ... except SystemExit as stop:
+    ...     print(stop)
+    order-service: Chalice stage 'dev' is not configured: run `python -m infra_bootstrap \
+configure --stage STAGE`, then `chalice deploy --stage STAGE` (a stage of topology.toml)
+    """
+    env = os.environ if environ is None else environ
+    if env.get(CHALICE_CLI_MODE) != "true" or env.get(SERVICE_NAME, "").strip():
+        return
+    args = list(sys.argv if argv is None else argv)
+    command = next((a for a in args[1:] if a in _CHALICE_COMMANDS), "deploy")
+    stage = CHALICE_DEFAULT_STAGE
+    for index, arg in enumerate(args):
+        if arg == "--stage" and index + 1 < len(args):
+            stage = args[index + 1]
+        elif arg.startswith("--stage="):
+            stage = arg.split("=", 1)[1]
+    raise SystemExit(f"{app_name}: Chalice stage {stage!r} is not configured: run `python -m "
+                     "infra_bootstrap configure --stage STAGE`, then `chalice "
+                     f"{command} --stage STAGE` (a stage of topology.toml)")
 
 
 def _required(name: str) -> str:

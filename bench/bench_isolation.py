@@ -39,10 +39,16 @@ ISSUE_RULE = "*a*a*a*a*a*b"
 WIDEST_ACCEPTED = "*a*a*a*a*a*a*a*a*b"  # the most a-stars the complexity limit lets through
 
 
+# The endpoint's control routes (/_local/idle) need this secret, given in its environment.
+CONTROL_SECRET = os.urandom(16).hex()
+
+
 def start_endpoint() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", "0"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "LOCALCLOUD_CONTROL_SECRET": CONTROL_SECRET})
     assert process.stdout is not None
+    process.stdout.readline()  # control secret: ...
     line = process.stdout.readline()
     match = re.search(r"listening: (http://\S+)", line)
     if match is None:
@@ -54,7 +60,7 @@ def start_endpoint() -> tuple[subprocess.Popen[str], str]:
 def client(url: str, account: str, service: str) -> Any:
     sts = boto3.client("sts", endpoint_url=url, region_name=REGION,
                        aws_access_key_id="base", aws_secret_access_key="base")
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Admin",
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
                             RoleSessionName="bench")["Credentials"]
     return boto3.client(service, endpoint_url=url, region_name=REGION,
                         aws_access_key_id=creds["AccessKeyId"],
@@ -118,7 +124,8 @@ def main() -> None:
         start = time.perf_counter()
         events_a.put_events(Entries=[{"EventBusName": "own", "Source": "a", "DetailType": "X",
                                       "Detail": json.dumps({"v": value})}])
-        idle = requests.get(f"{url}/_local/idle?timeout=60", timeout=70).json()["idle"]
+        idle = requests.get(f"{url}/_local/idle?timeout=60", timeout=70,
+                            headers={"X-Localcloud-Secret": CONTROL_SECRET}).json()["idle"]
         print(f"one 250,000-char adversarial event, PutEvents to routed: "
               f"{(time.perf_counter() - start) * 1000:.1f} ms (idle: {idle})")
 

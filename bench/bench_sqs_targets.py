@@ -42,6 +42,9 @@ RULE = "to-queue"
 THREADS = 4
 
 
+# The secret of the endpoint's control routes (/_local/idle), handed to it by environment.
+CONTROL_SECRET = os.urandom(16).hex()
+
 def _client(url: str, service: str) -> Any:
     return boto3.client(service, endpoint_url=url, region_name=REGION,
                         aws_access_key_id="bench", aws_secret_access_key="bench")
@@ -74,9 +77,12 @@ def _depth(sqs: Any, queue_url: str) -> int:
 
 
 def _idle(url: str) -> bool:
-    """The local endpoint's idle route: 200 once idle, 408 after waiting 5 s."""
+    """The local endpoint's idle route: 200 once idle, 408 after waiting 5 s (a control
+    route: the endpoint got the secret from this process's environment)."""
+    request = urllib.request.Request(f"{url}/_local/idle?timeout=5",
+                                     headers={"X-Localcloud-Secret": CONTROL_SECRET})
     try:
-        with urllib.request.urlopen(f"{url}/_local/idle?timeout=5", timeout=60) as answer:
+        with urllib.request.urlopen(request, timeout=60) as answer:
             return bool(json.loads(answer.read())["idle"])
     except urllib.error.HTTPError as error:
         if error.code == 408:
@@ -130,6 +136,7 @@ def bench(name: str, command: list[str], events: int, port: int, idle: bool) -> 
 
 
 def main() -> None:
+    os.environ["LOCALCLOUD_CONTROL_SECRET"] = CONTROL_SECRET  # inherited by the endpoint
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--moto-events", type=int, default=300)

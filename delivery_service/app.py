@@ -28,6 +28,8 @@ APP_NAME = "delivery-service"
 
 # Chalice logs to logging.getLogger(APP_NAME); Powertools Logger owns that logger, so
 # Chalice's own lines are JSON with the service name too.
+# `chalice deploy|package|local` for a stage `configure` did not write: one line, exit 1.
+settings.require_configured_stage(APP_NAME)
 app = Chalice(app_name=APP_NAME, configure_logs=False)
 observability.configure(APP_NAME)
 publisher = Publisher(source=APP_NAME)

@@ -71,6 +71,11 @@ class LocalCloud:
     def stderr_path(self) -> Path:
         return self.process.stderr_path
 
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The header the endpoint's control routes (``/_local/*``) require."""
+        return self.process.control_headers
+
     def alive(self) -> bool:
         return self.process.alive()
 

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,7 +40,8 @@ STATE_FILE = "cloud.json"
 
 @dataclass(frozen=True)
 class CloudProcess:
-    """A running ``local up``: its process id and the URLs its ready line names."""
+    """A running ``local up``: its process id, the URLs its ready line names, and the
+    secret of its control routes (given to it as ``LOCALCLOUD_CONTROL_SECRET``)."""
 
     pid: int
     api: str
@@ -48,6 +50,12 @@ class CloudProcess:
     #: Where the services' spans go (``BACKBONE_TRACES_FILE``), when the cloud was started
     #: by :func:`start`.
     traces_path: Path | None = None
+    control_secret: str = ""
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The header the endpoint's control routes (``/_local/*``) require."""
+        return {"X-Localcloud-Secret": self.control_secret}
 
     def alive(self) -> bool:
         return alive(self.pid)
@@ -86,7 +94,8 @@ def start(folder: Path, starter: str, *extra_args: str) -> CloudProcess:
     tmp = folder / "tmp"
     tmp.mkdir(exist_ok=True)
     traces = folder / "traces.jsonl"
-    env = {**clean_env(tmp), TRACES_FILE: str(traces)}
+    secret = secrets.token_urlsafe(32)
+    env = {**clean_env(tmp), TRACES_FILE: str(traces), "LOCALCLOUD_CONTROL_SECRET": secret}
     command = [sys.executable, "-m", "infra_bootstrap", "local", "up", "--aws-port", "0",
                "--api-port", "0", *extra_args]
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
@@ -110,10 +119,11 @@ def start(folder: Path, starter: str, *extra_args: str) -> CloudProcess:
             stop(process.pid)
             raise StartFailed(f"no ready line within {READY_TIMEOUT:g} s: {tail(stderr_path)}")
         time.sleep(POLL_SECONDS)
-    cloud = CloudProcess(process.pid, ready.group(1), ready.group(2), stderr_path, traces)
+    cloud = CloudProcess(process.pid, ready.group(1), ready.group(2), stderr_path, traces,
+                         secret)
     (folder / STATE_FILE).write_text(json.dumps(
         {"pid": cloud.pid, "api": cloud.api, "aws": cloud.aws, "stderr": str(stderr_path),
-         "traces": str(traces)}))
+         "traces": str(traces), "control_secret": secret}))
     return cloud
 
 
@@ -125,7 +135,7 @@ def read_state(path: Path) -> CloudProcess | None:
         return None
     traces = state.get("traces")
     return CloudProcess(state["pid"], state["api"], state["aws"], Path(state["stderr"]),
-                        Path(traces) if traces else None)
+                        Path(traces) if traces else None, state.get("control_secret", ""))
 
 
 def starts(folder: Path) -> list[str]:

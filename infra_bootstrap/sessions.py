@@ -27,7 +27,8 @@ from infra_bootstrap.topology import Stage
 from localcloud.ports import DEFAULT_PORT as LOCAL_AWS_PORT  # light: no moto import
 
 ROLE_SESSION_NAME = "infra-bootstrap"
-# The local cloud accepts any key; real AWS never sees these.
+# The local cloud's plain keys (secret = id) act in its management account, which every
+# account's OrganizationAccountAccessRole trusts; real AWS never sees these.
 LOCAL_BASE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # botocore's standard retry mode retries throttling with backoff before we see an error.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -26,7 +26,6 @@ Chalice sets from the ``tags`` that `configure` writes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 from infra_bootstrap import adoption, names, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.declared import SubscriptionLike, declared_subscriptions
+from infra_bootstrap.deployed import deployed_path, read_deployed
 from infra_bootstrap.desired import RETRY_POLICY, desired_resources
 from infra_bootstrap.errors import ConflictError, UsageError
 from infra_bootstrap.executor import execute
@@ -205,14 +205,9 @@ def deployed_function_arns(stage: Stage, service: str,
         from infra_bootstrap.service_apps import service_dir as find_dir
 
         service_dir = find_dir(service)
-    path = Path(service_dir) / ".chalice" / "deployed" / f"{stage.name}.json"
-    if not path.exists():
-        raise UsageError(f"service {service}: no deployed state {path}: run `chalice deploy "
+    deployed = read_deployed(service, Path(service_dir), stage.name)
+    if deployed is None:
+        raise UsageError(f"service {service}: no deployed state "
+                         f"{deployed_path(Path(service_dir), stage.name)}: run `chalice deploy "
                          f"--stage {stage.name}` in {service_dir} first")
-    try:
-        deployed = json.loads(path.read_text(encoding="utf-8"))
-        return {res["name"]: res["lambda_arn"] for res in deployed.get("resources", [])
-                if res.get("resource_type") == "lambda_function"}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"service {service}: {path} is not Chalice deployed state: "
-                         f"{exc}") from None
+    return deployed.functions

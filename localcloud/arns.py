@@ -22,6 +22,9 @@ _ANY_ARN = re.compile(r"^arn:[^:]+:")
 _EVENT_BUS = re.compile(r"^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus/(.+)$")
 _ROOT = re.compile(r"arn:[^:]+:iam::\d{12}:root")
 _ASSUMED_ROLE = re.compile(r"arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/(.+)")
+_INTEGRATION_FUNCTION = re.compile(
+    r"arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/"
+    r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[^/]+)/invocations")
 _ROLE = re.compile(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)")
 
 
@@ -173,6 +176,22 @@ def is_function(arn: Arn) -> bool:
     return arn.service == "lambda" and arn.resource.startswith("function:")
 
 
+def integration_function(uri: str) -> str | None:
+    """The Lambda function ARN of an API Gateway ``aws_proxy``/``aws`` integration URI
+    (``arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/
+    invocations``, API Gateway Developer Guide, "Set up Lambda proxy integrations"), or
+    None for any other URI.
+
+    >>> integration_function("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/"
+    ...     "functions/arn:aws:lambda:eu-west-1:555555555555:function:f/invocations")
+    'arn:aws:lambda:eu-west-1:555555555555:function:f'
+    >>> integration_function("https://example.com/") is None
+    True
+    """
+    found = _INTEGRATION_FUNCTION.fullmatch(uri or "")
+    return found[1] if found else None
+
+
 def archive_parts(arn: Arn) -> tuple[str, str]:
     """(name, uuid) of the archive ARN moto puts in its archive rule's input template
     (``...:archive/<name>:<uuid>``); raises ValueError for anything else.
@@ -218,3 +237,19 @@ def log_stream(region: str, account: str, group: str, stream: str) -> str:
     'arn:aws:logs:eu-west-1:1:log-group:/g:log-stream:s'
     """
     return f"{log_group(region, account, group)}:log-stream:{stream}"
+
+
+def execute_api(region: str, account: str, api_id: str, stage: str, method: str,
+                resource_path: str) -> str:
+    """The ARN API Gateway invokes a method as: the ``aws:SourceArn`` a Lambda permission
+    for ``apigateway.amazonaws.com`` is checked against
+    (``arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<resource-path>``,
+    API Gateway Developer Guide, "Control access for invoking an API"). The resource
+    path is the resource's template without its leading slash; ANY is ``*``.
+
+    >>> execute_api("eu-west-1", "5", "abc123", "api", "GET", "/orders/{orderId}")
+    'arn:aws:execute-api:eu-west-1:5:abc123/api/GET/orders/{orderId}'
+    """
+    verb = "*" if method == "ANY" else method
+    return (f"arn:{PARTITION}:execute-api:{region}:{account}:{api_id}/{stage}/{verb}/"
+            f"{resource_path.removeprefix('/')}")

@@ -44,6 +44,10 @@ class BoundedCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """The cached value of ``key``, computing and storing it when missing."""
         value = self._data.get(key, _MISSING)

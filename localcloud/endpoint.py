@@ -18,7 +18,6 @@ import errno
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from types import FrameType
 
 from moto.moto_server.werkzeug_app import (
@@ -30,13 +29,15 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import replays
 from localcloud.config import RouterConfig
+from localcloud.control import ControlGuard, control_secret
 from localcloud.errors import LocalCloudError
-from localcloud.functions import FunctionInvoker
+from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
 from localcloud.router import Router
 from localcloud.runtime.invoker import LambdaRuntime
+from localcloud.sts import LocalSts
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -65,27 +66,41 @@ class PortInUseError(LocalCloudError):
 class Endpoint:
     """The local AWS endpoint, served from a background thread of this process.
 
-    ``port=0`` picks a free port; ``url`` tells which once started.
+    ``port=0`` picks a free port; ``url`` tells which once started. The control routes
+    (``/_local/*``, ``/moto-api/*``) need ``control_secret`` in the ``X-Localcloud-Secret``
+    header (``control_headers``); by default ``LOCALCLOUD_CONTROL_SECRET`` or a random one.
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 config: RouterConfig | None = None,
-                 invoker: Callable[[LambdaRuntime], FunctionInvoker] | None = None) -> None:
+                 config: RouterConfig | None = None, control_secret: str | None = None,
+                 invoker: FunctionInvoker | None = None) -> None:
         check_loopback(host)
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
-        # What runs functions: the Lambda runtime, or what ``invoker`` makes of it (a seam
-        # for tests that stand in for some functions).
-        self._invoker = invoker
+        self.control = ControlGuard(control_secret or _default_secret())
+        self.workers = WorkerRegistry()
         self.runtime: LambdaRuntime | None = None
+        # What runs Lambda functions for EventBridge targets and API Gateway alike: by
+        # default registered workers first, then the Lambda runtime.
+        self._invoker = invoker
         self.router: Router | None = None
+        self.sts: LocalSts | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def control_secret(self) -> str:
+        return self.control.secret
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The header that opens the control routes: ``{"X-Localcloud-Secret": ...}``."""
+        return self.control.headers()
 
     def start(self) -> Endpoint:
         """Bind, start serving, return once the port accepts requests."""
@@ -96,8 +111,9 @@ class Endpoint:
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
-                        invoker=self._invoker(runtime) if self._invoker else runtime)
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state)
+                        invoker=self._invoker or RegisteredFirst(self.workers, runtime))
+        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
+                      workers=self.workers, control=self.control)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -113,6 +129,7 @@ class Endpoint:
             raise PortInUseError(self.host, self.port) from None
         replays.install(router.replay)  # replays run through this router, not moto's code
         self.router = router
+        self.sts = app.sts
         self.runtime = runtime
         self._server = server
         self.port = server.server_address[1]
@@ -139,11 +156,19 @@ class Endpoint:
         """True once no event is queued, in delivery or waiting for a retry."""
         return self.router.wait_idle(timeout) if self.router is not None else True
 
+    def register_lambda(self, function_arn: str, url: str) -> None:
+        """Deliver events for ``function_arn`` to the worker at ``url``."""
+        self.workers.register(function_arn, url)
+
     def __enter__(self) -> Endpoint:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _default_secret() -> str:
+    return control_secret()
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -179,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # The secret first: a client that has read the listening line knows both.
+    print(f"control secret: {endpoint.control_secret}", flush=True)
     print(f"listening: {endpoint.url}", flush=True)
     while not stopped.wait(0.5):
         pass

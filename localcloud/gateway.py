@@ -3,18 +3,17 @@
 A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
 ``AWSEvents.PutRule`` or ``AWSEvents.TestEventPattern`` are handled here (JSON 1.1 in,
 JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
-validated here, then passed on; Lambda's Invoke API
-(``POST /2015-03-31/functions/<name>/invocations``) runs on the Lambda runtime. Every
-other request goes to moto unchanged. Two local routes serve the local cloud itself:
-``GET /_local/idle?timeout=S`` and ``GET /_local/stats``.
+validated here, then passed on. Every other request goes to moto unchanged. Three local
+routes serve the local cloud itself: ``POST /_local/lambda-routes``,
+``GET /_local/idle?timeout=S`` and ``GET /_local/stats``; they and moto's ``/moto-api/*``
+answer 403 unless the request carries the control secret (:mod:`localcloud.control`).
 
-The caller's account comes from the SigV4 ``Authorization`` header's access key, looked up
-in the control plane (moto's: keys made by STS AssumeRole belong to the role's account).
-
->>> credential_of(
-...     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/events/aws4_request, "
-...     "SignedHeaders=host, Signature=abc")
-('AKIDEXAMPLE', 'eu-west-1')
+Every other request must be signed (SigV4) with credentials the local cloud knows
+(:mod:`localcloud.identity`), else it is answered as AWS answers it in its protocol
+(:mod:`localcloud.auth_errors`); the caller's account is the account of its access key,
+never a header. STS ``AssumeRole`` is checked here (:mod:`localcloud.sts`) before moto
+issues the credentials. API Gateway's public URLs (``/restapis/<id>/<stage>/_user_request_/``)
+need no credentials, as on AWS.
 """
 
 from __future__ import annotations
@@ -22,60 +21,42 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.admission import Caller
-from localcloud.cache import BoundedCache
+from localcloud.apigateway import control
+from localcloud.apigateway.proxy import HttpRequest, HttpResponse
+from localcloud.apigateway.service import RestApiService
+from localcloud.apigateway.urls import UserRequest, user_request
+from localcloud.auth_errors import ErrorAnswer, Protocol, auth_error, protocol_of
+from localcloud.control import SECRET_HEADER, ControlGuard
 from localcloud.errors import AwsApiError
+from localcloud.functions import WorkerRegistry
+from localcloud.identity import Authenticator, Identity
 from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
+from localcloud.policy import Principal
 from localcloud.router import Router
+from localcloud.sigv4 import AuthFailure, parse_query
 from localcloud.state import CloudState
+from localcloud.sts import LocalSts
+from localcloud.wire import read_body, wire_request
 
 log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 JSON_11 = "application/x-amz-json-1.1"
+LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
 IDLE_PATH = "/_local/idle"
 STATS_PATH = "/_local/stats"
-DEFAULT_REGION = "us-east-1"  # moto's default when a request names none
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+# STS actions that take no caller credentials on AWS (federation): not emulated here.
+_FEDERATION = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 _INTERCEPTED = frozenset({"PutEvents", "PutRule", "TestEventPattern"})
-
-
-def credential_of(header: str | None) -> tuple[str, str]:
-    """(access key, region) of a SigV4 ``Authorization`` header; ("", moto's default
-    region) without one. Pure."""
-    match = _CREDENTIAL.search(header or "")
-    return (match.group(1), match.group(2)) if match else ("", DEFAULT_REGION)
-
-
-def caller_from_authorization(header: str | None, *, state: CloudState,
-                              moto_account_header: str | None = None,
-                              cache: BoundedCache | None = None) -> Caller:
-    """The signing account (and principal) and region of a request.
-
-    Precedence as moto's own ``get_current_account``: ``MOTO_ACCOUNT_ID``, then the
-    ``x-moto-account-id`` header, then the access key.
-    """
-    access_key, region = credential_of(header)
-    forced = os.environ.get("MOTO_ACCOUNT_ID") or moto_account_header
-    if forced:
-        return Caller(forced, region)
-    cached = cache.get((access_key, region)) if cache is not None else None
-    if cached is not None:
-        return cached
-    account = state.account_of_access_key(access_key)
-    caller = Caller(account, region, state.principal_of_access_key(account, access_key)
-                    if access_key else None)
-    if cache is not None and account != state.default_account:
-        cache[(access_key, region)] = caller
-    return caller
 
 
 def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
@@ -86,27 +67,62 @@ def aws_error(code: str, message: str, status: int = 400) -> tuple[int, dict[str
 class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
-    def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState) -> None:
+    def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
+                 workers: WorkerRegistry, control: ControlGuard) -> None:
         self.moto_app = moto_app
+        self.control = control
         self.router = router
         self.state = state
-        # Bounded: every STS AssumeRole makes a new access key.
-        self._callers = BoundedCache()
+        self.workers = workers
+        self.authenticator = Authenticator(state)
+        self.sts = LocalSts(state)
+        self.rest_apis = RestApiService(state, lambda: self.router.invoker)
         self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_local/"):
-            return self._local(environ, start_response, path)
+        if self.control.guards(path):
+            if not self.control.admits(environ):
+                return _respond(start_response, 403, {
+                    "message": f"{path} is a control route of the local cloud: it needs the "
+                               f"{SECRET_HEADER} header with the endpoint's control secret"})
+            if path.startswith("/_local/"):
+                return self._local(environ, start_response, path)
+            if path.startswith("/moto-api/reset"):
+                self.authenticator.forget()  # moto forgets every access key
+            return self.moto_app(environ, start_response)
+        stage_request = user_request(path)
+        if stage_request is not None:  # a public API Gateway URL: no AWS credentials
+            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+            return self._stage_request(environ, start_response, stage_request)
+        try:
+            identity = self.authenticator.authenticate(wire_request(
+                environ, with_body=_body_is_signed(environ)))
+        except AuthFailure as failure:
+            return _respond_error(start_response, auth_error(
+                failure, protocol_of(environ, _signed_service(environ))))
+        # moto lets this header choose the account; here only the access key does (once
+        # verified: a client may have signed the header too).
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        if identity.service == "sts":
+            refused = self._sts(environ, identity)
+            if refused is not None:
+                return _respond_error(start_response, refused)
+        if path.startswith("/restapis"):
+            action = control.control_action(environ.get("REQUEST_METHOD", "GET"), path,
+                                            environ.get("QUERY_STRING", ""))
+            if action is not None:
+                return _respond(start_response,
+                                *self._rest_api_control(environ, identity, action))
         invoke = INVOKE_PATH.match(path)
         if invoke is not None and environ.get("REQUEST_METHOD") == "POST":
-            return self._invoke(environ, start_response, invoke.group("name"))
+            return self._invoke(environ, start_response, identity, invoke.group("name"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, action = target.partition(".")
         if service == "AWSEvents" and action in _INTERCEPTED:
-            body = _read_body(environ)
-            answer = self._events(environ, action, body)
+            body = read_body(environ)
+            answer = self._events(identity, action, body)
             if answer is not None:
                 return _respond(start_response, *answer)
             # A valid PutRule: moto stores it, from the body we already read.
@@ -116,7 +132,7 @@ class Gateway:
 
     # -- EventBridge ------------------------------------------------------------------
 
-    def _events(self, environ: dict[str, Any], action: str, body: bytes
+    def _events(self, identity: Identity, action: str, body: bytes
                 ) -> tuple[int, dict[str, Any]] | None:
         """The answer to an intercepted action; None passes a valid PutRule on to moto."""
         try:
@@ -129,10 +145,7 @@ class Gateway:
                     validate_pattern(pattern)
                 return None
             if action == "PutEvents":
-                caller = caller_from_authorization(
-                    environ.get("HTTP_AUTHORIZATION"), state=self.state,
-                    moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"),
-                    cache=self._callers)
+                caller = Caller(identity.account, identity.region, identity.principal_arn)
                 return 200, self.router.put_events(caller, request.get("Entries"))
             pattern = _required_string(request, "EventPattern")
             return 200, {"Result": evaluate_test_event(pattern, _required_string(request, "Event"))}
@@ -142,21 +155,76 @@ class Gateway:
             log.exception("%s failed", action)
             return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
 
+    # -- STS ------------------------------------------------------------------------------
+
+    def _sts(self, environ: dict[str, Any], identity: Identity) -> ErrorAnswer | None:
+        """AccessDenied for an AssumeRole the role's trust policy refuses, else None."""
+        params = dict(parse_query(environ.get("QUERY_STRING", "")))
+        if environ.get("REQUEST_METHOD") == "POST":
+            params.update(parse_query(read_body(environ).decode("utf-8", "replace")
+                                      .replace("+", "%20")))
+        action = params.get("Action")
+        if action in _FEDERATION:
+            return ErrorAnswer(403, "AccessDenied", f"{action} is not supported by the local "
+                               "cloud: sign AssumeRole with the local credentials instead",
+                               Protocol.QUERY)
+        if action != "AssumeRole" or not params.get("RoleArn"):
+            return None
+        refusal = self.sts.refusal(Principal(arn=identity.principal_arn), params["RoleArn"],
+                                   external_id=params.get("ExternalId"))
+        return None if refusal is None else ErrorAnswer(403, "AccessDenied", refusal,
+                                                        Protocol.QUERY)
+
+
+    # -- API Gateway ----------------------------------------------------------------------
+
+    def _rest_api_control(self, environ: dict[str, Any], identity: Identity,
+                          action: tuple[str, str | None]) -> tuple[int, dict[str, Any]]:
+        """ImportRestApi / PutRestApi in the signer's account and region."""
+        try:
+            return control.handle(self.state, action, account=identity.account,
+                                  region=identity.region,
+                                  query=environ.get("QUERY_STRING", ""),
+                                  body=read_body(environ))
+        except AwsApiError as exc:
+            # API Gateway's REST-JSON errors: the type in x-amzn-ErrorType, {"message"}.
+            return exc.status, {"__type": exc.code, "message": exc.message}
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("%s failed", action[0])
+            return aws_error("InternalException", f"{type(exc).__name__}: {exc}", 500)
+
+    def _stage_request(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                       target: UserRequest) -> Iterable[bytes]:
+        """A public request to a REST API stage URL: no AWS credentials involved."""
+        headers = [(key[5:].replace("_", "-").title(), value) for key, value in environ.items()
+                   if key.startswith("HTTP_")]
+        for key, name in (("CONTENT_TYPE", "Content-Type"),
+                          ("CONTENT_LENGTH", "Content-Length")):
+            if environ.get(key):
+                headers.append((name, environ[key]))
+        request = HttpRequest(environ.get("REQUEST_METHOD", "GET"), target.path,
+                              environ.get("QUERY_STRING", ""), headers, read_body(environ))
+        try:
+            response = self.rest_apis.handle(target, request,
+                                             environ.get("REMOTE_ADDR", "127.0.0.1"))
+        except Exception:  # a bug of ours: API Gateway's 500, never a dropped connection
+            log.exception("request to %s failed", target)
+            response = HttpResponse(500, [("Content-Type", "application/json")],
+                                    b'{"message": "Internal server error"}')
+        return _respond_raw(start_response, response)
     # -- Lambda --------------------------------------------------------------------------
 
     def _invoke(self, environ: dict[str, Any], start_response: Callable[..., Any],
-                name: str) -> Iterable[bytes]:
+                identity: Identity, name: str) -> Iterable[bytes]:
         """Lambda's Invoke API, run by the Lambda runtime (localcloud.lambda_invoke)."""
-        caller = caller_from_authorization(
-            environ.get("HTTP_AUTHORIZATION"), state=self.state,
-            moto_account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID"), cache=self._callers)
+        caller = Caller(identity.account, identity.region, identity.principal_arn)
         query = parse_qs(environ.get("QUERY_STRING", ""))
         try:
             answer = self.invoke_api.handle(
                 caller, name,
                 invocation_type=environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse",
                 log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
-                qualifier=(query.get("Qualifier") or [None])[0], body=_read_body(environ))
+                qualifier=(query.get("Qualifier") or [None])[0], body=read_body(environ))
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("Invoke of %s failed", name)
             data = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"})
@@ -167,7 +235,7 @@ class Gateway:
         headers = {"Content-Type": "application/json", **answer.headers,
                    "Content-Length": str(len(answer.body))}
         headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
-        start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}",
+        start_response(f"{answer.status} {_reason(answer.status)}",
                        list(headers.items()))
         return [answer.body]
 
@@ -176,6 +244,14 @@ class Gateway:
     def _local(self, environ: dict[str, Any], start_response: Callable[..., Any],
                path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == LAMBDA_ROUTES_PATH and method == "POST":
+            try:
+                request = json.loads(read_body(environ) or b"{}")
+                self.workers.register(request["functionArn"], request["url"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
+            return _respond(start_response, 200, {"functionArn": request["functionArn"],
+                                                  "url": request["url"]})
         if path == IDLE_PATH and method == "GET":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             try:
@@ -189,6 +265,30 @@ class Gateway:
             return _respond(start_response, 200, {"stats": dict(self.router.stats),
                                                   "failures": list(self.router.failures)})
         return _respond(start_response, 404, {"message": f"no local route {method} {path}"})
+
+
+def _body_is_signed(environ: dict[str, Any]) -> bool:
+    """Must the body be hashed to verify the signature? Not when the client declared its
+    hash (``X-Amz-Content-SHA256``, S3) or signed a presigned URL (UNSIGNED-PAYLOAD)."""
+    return not environ.get("HTTP_X_AMZ_CONTENT_SHA256") and \
+        "X-Amz-Signature=" not in environ.get("QUERY_STRING", "")
+
+
+def _signed_service(environ: dict[str, Any]) -> str | None:
+    """The service of the credential scope a request names, if any (for the protocol)."""
+    credential = re.search(r"Credential=[^/,&\s]+(?:/|%2F)\d{8}(?:/|%2F)[^/%]+(?:/|%2F)"
+                           r"([a-z0-9-]+)", environ.get("HTTP_AUTHORIZATION", "")
+                           + " " + environ.get("QUERY_STRING", ""))
+    return credential.group(1) if credential else None
+
+
+def _respond_error(start_response: Callable[..., Any], answer: ErrorAnswer) -> list[bytes]:
+    request_id = str(uuid.uuid4())
+    data = answer.body(request_id)
+    start_response(f"{answer.status} {'Forbidden' if answer.status == 403 else 'Bad Request'}",
+                   [("Content-Type", answer.content_type()), ("Content-Length", str(len(data))),
+                    ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", answer.code)])
+    return [data]
 
 
 def _request_object(body: bytes) -> dict[str, Any]:
@@ -237,27 +337,26 @@ def _json_type(value: object) -> str:
     return "object" if isinstance(value, dict) else "array"
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
+def _respond_raw(start_response: Callable[..., Any], response: HttpResponse) -> list[bytes]:
+    """An HTTP response as the function (or API Gateway) made it."""
+    headers = [(name, value) for name, value in response.headers
+               if name.lower() not in ("content-length", "transfer-encoding", "connection")]
+    headers.append(("Content-Length", str(len(response.body))))
+    start_response(f"{response.status} {_reason(response.status)}", headers)
+    return [response.body]
+
+
+def _reason(status: int) -> str:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return HTTPStatus(status).phrase
     except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    return stream.read(length) if length > 0 else b""
-
-
-_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-            403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
-            413: "Request Entity Too Large", 429: "Too Many Requests",
-            500: "Internal Server Error"}
+        return "Unknown"
 
 
 def _respond(start_response: Callable[..., Any], status: int, body: dict[str, Any]
              ) -> list[bytes]:
     data = json.dumps(body).encode("utf-8")
-    reason = _REASONS.get(status, "Error")
+    reason = _reason(status)
     headers = [("Content-Type", JSON_11), ("Content-Length", str(len(data))),
                ("x-amzn-RequestId", str(uuid.uuid4()))]
     if status >= 400 and "__type" in body:

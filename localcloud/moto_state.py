@@ -20,22 +20,26 @@ import re
 import string
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from moto.apigateway.exceptions import ApiGatewayException
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.models import get_account_id_from
+from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message as SqsMessage
 
 from localcloud import arns
+from localcloud.apigateway.definition import ApiDocument
+from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
-from localcloud.permissions import decide
-from localcloud.policy import Decision, Principal
+from localcloud.errors import AwsApiError
 from localcloud.runtime.spec import Credentials, DeployedFunction
-from localcloud.state import ArchiveRef, Function, Queue, Role, Rule
+from localcloud.state import ArchiveRef, Credential, Function, Queue, RestApi, Role, Rule
+from localcloud.trust import service_refusal
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class MotoState:
         self._rules = BoundedCache(cache_size)
         self._archives = BoundedCache(cache_size)
         self._logs_lock = threading.Lock()
+        self._roles_lock = threading.Lock()
         self._services: dict[str, Any] = {}
 
     def _backend(self, service: str, account: str, region: str) -> Any:
@@ -73,41 +78,63 @@ class MotoState:
 
     # -- identities -----------------------------------------------------------------------
 
-    def account_of_access_key(self, access_key: str) -> str:
-        """As moto resolves it (``moto.iam.models.get_account_id_from``): keys made by STS
-        AssumeRole belong to the role's account."""
-        return str(get_account_id_from(access_key)) if access_key else DEFAULT_ACCOUNT_ID
-
-    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
-        """The principal ARN of an access key, as AWS names the caller in AccessDenied
-        messages: the assumed-role session ARN
-        (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``) for STS AssumeRole keys,
-        ``arn:aws:iam::<acct>:user/<name>`` for an IAM user's key (IAM User Guide, "IAM
-        identifiers", ARNs of STS role sessions). The session comes from moto's STS data;
-        without it (another moto version), the role ARN stands in.
+    def credential(self, access_key: str) -> Credential | None:
+        """An access key of moto's IAM: an IAM user's (active keys only) or a role
+        session's from STS AssumeRole (with its session token and session ARN
+        ``arn:aws:sts::<acct>:assumed-role/<role>/<session>``, IAM User Guide, "IAM
+        identifiers"). moto keeps both in the IAM backend of the key's account.
         """
-        try:
-            key = self._backend("iam", account, arns.PARTITION).access_keys.get(access_key)
-        except Exception:
-            return None
-        if key is None:
-            return None
-        role_arn = getattr(key, "role_arn", None)
-        if role_arn:
-            return self._session_arn(account, access_key) or role_arn
-        user = getattr(key, "user_name", None)
-        return arns.iam_user(account, user) if user else None
+        for account, per_account in list(iam_backends.items()):
+            backend = dict.get(per_account, arns.PARTITION)
+            key = backend.access_keys.get(access_key) if backend is not None else None
+            if key is None:
+                continue
+            role_arn = getattr(key, "role_arn", None)
+            if role_arn:
+                session = self._session(account, access_key)
+                if session is None:
+                    return None
+                return Credential(access_key, key.secret_access_key, account,
+                                  str(session.arn), str(session.session_token))
+            if getattr(key, "status", "Active") != "Active" or not key.user_name:
+                return None
+            return Credential(access_key, key.secret_access_key, account,
+                              arns.iam_user(account, key.user_name), None)
+        return None
 
-    def _session_arn(self, account: str, access_key: str) -> str | None:
-        try:
-            sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
-        except Exception:  # moto's STS model changed shape: fall back to the role ARN
-            return None
+    def _session(self, account: str, access_key: str) -> Any:
+        sessions = list(self._backend("sts", account, arns.PARTITION).assumed_roles)
         for session in reversed(sessions):
             if getattr(session, "access_key_id", None) == access_key:
-                arn = getattr(session, "arn", None)
-                return arn if isinstance(arn, str) else None
+                return session
         return None
+
+    def issue_session(self, role_arn: str, session_name: str, duration_s: int
+                      ) -> Credential:
+        """A session made by moto's STS, in the role's account, as AssumeRole makes it."""
+        account = arns.parse(role_arn).account
+        session = self._backend("sts", account, arns.PARTITION).assume_role(
+            region_name="us-east-1", role_session_name=session_name, role_arn=role_arn,
+            policy=None, duration=duration_s, external_id=None)
+        return Credential(session.access_key_id, session.secret_access_key, account,
+                          str(session.arn), str(session.session_token))
+
+    def create_role(self, role_arn: str, trust_policy: str,
+                    inline_policies: Mapping[str, str]) -> bool:
+        parts = arns.role_parts(role_arn)
+        if parts is None:
+            raise ValueError(f"not a role ARN: {role_arn}")
+        _, account, name = parts
+        backend = self._backend("iam", account, arns.PARTITION)
+        with self._roles_lock:  # two first AssumeRoles at once create it once
+            if any(role.name == name for role in list(backend.roles.values())):
+                return False
+            backend.create_role(role_name=name, assume_role_policy_document=trust_policy,
+                                path="/", permissions_boundary=None, description="",
+                                tags=[], max_session_duration=None)
+            for policy_name, document in inline_policies.items():
+                backend.put_role_policy(name, policy_name, document)
+            return True
 
     def organization_id(self, account: str) -> str | None:
         backend = self._backend("organizations", account, arns.PARTITION)
@@ -320,17 +347,15 @@ class MotoState:
             raise LookupError(f"the code of {function.arn} changed or is gone")
         return bytes(model.code_bytes)
 
-    def role_credentials(self, role_arn: str, session_name: str,
-                         service: str) -> Credentials | None:
-        """AssumeRole of ``role_arn`` by a service principal, through moto's STS: None if
-        the role does not exist or its trust policy does not allow ``service``
-        ``sts:AssumeRole`` (Lambda Developer Guide, "Lambda execution role")."""
-        role = self.role(role_arn)
-        if role is None:
-            return None
-        decision = decide(role.trust_policy, principal=Principal(service=service),
-                          action="sts:AssumeRole", resource=role_arn, context={})
-        if decision is not Decision.ALLOW:
+    def role_credentials(self, role_arn: str, session_name: str, service: str, *,
+                         source_arn: str | None = None, source_account: str | None = None
+                         ) -> Credentials | None:
+        """AssumeRole of ``role_arn`` by a service principal acting for ``source_arn`` (of
+        ``source_account``), through moto's STS: None if the role does not exist or its
+        trust policy does not admit the service (``trust.service_refusal``, the check STS
+        makes for every caller; Lambda Developer Guide, "Lambda execution role")."""
+        if service_refusal(self.role(role_arn), role_arn, service, source_arn=source_arn,
+                           source_account=source_account) is not None:
             return None
         account = arns.parse(role_arn).account
         session = self._backend("sts", account, arns.PARTITION).assume_role(
@@ -354,6 +379,49 @@ class MotoState:
                 [{"timestamp": now, "message": message} for message in messages])
 
 
+    # -- API Gateway ------------------------------------------------------------------------
+
+    def rest_api(self, api_id: str) -> RestApi | None:
+        """Looked up in every account and region: the stage URL names only the id (moto's
+        ids are random, as API Gateway's are)."""
+        backends = self._services.get("apigateway")
+        if backends is None:
+            backends = self._services["apigateway"] = get_backend("apigateway")
+        for account, per_region in list(dict.items(backends)):
+            for region, backend in list(dict.items(per_region)):
+                api = backend.apis.get(api_id)
+                if api is not None:
+                    return RestApi(account, region, api_id, frozenset(list(api.stages)),
+                                   tuple(_routes(api)),
+                                   tuple(getattr(api, "binaryMediaTypes", None) or ()))
+        return None
+
+    def import_rest_api(self, account: str, region: str, document: ApiDocument,
+                        endpoint_types: list[str]) -> dict[str, Any]:
+        backend = self._backend("apigateway", account, region)
+        with _api_errors():
+            api = backend.create_rest_api(
+                name=document.title or "", description=document.description or "",
+                endpoint_configuration={"types": endpoint_types} if endpoint_types else None)
+            backend.put_rest_api(api.id, document.for_moto(), fail_on_warnings=False,
+                                 mode="overwrite")
+            api.binaryMediaTypes = list(document.binary_media_types)
+            return dict(api.to_dict())
+
+    def put_rest_api(self, account: str, region: str, api_id: str, document: ApiDocument,
+                     mode: str) -> dict[str, Any]:
+        backend = self._backend("apigateway", account, region)
+        with _api_errors():
+            api = backend.put_rest_api(api_id, document.for_moto(), fail_on_warnings=False,
+                                       mode=mode)
+            if mode == "overwrite":
+                api.binaryMediaTypes = list(document.binary_media_types)
+            else:
+                api.binaryMediaTypes = list(dict.fromkeys(
+                    [*api.binaryMediaTypes, *document.binary_media_types]))
+            return dict(api.to_dict())
+
+
 def _aws_principals(policy: str) -> str:
     """A Lambda policy with AddPermission's account principals as AWS stores them.
 
@@ -372,3 +440,23 @@ def _aws_principals(policy: str) -> str:
             statement["Principal"] = {"AWS": principal if principal.startswith("arn:")
                                       else arns.account_root(principal)}
     return json.dumps(document)
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    """moto's API Gateway errors as AwsApiError (code, message, HTTP status)."""
+    try:
+        yield
+    except ApiGatewayException as error:
+        raise AwsApiError(error.error_type, error.message, int(error.code)) from None
+
+
+def _routes(api: Any) -> list[Route]:
+    """Every method of every resource of a moto RestAPI, with its integration."""
+    routes = []
+    for resource in list(api.resources.values()):
+        path = resource.get_path()
+        for method, model in list(resource.resource_methods.items()):
+            integration = model.method_integration
+            routes.append(Route(path, method.upper(),
+                                getattr(integration, "integration_type", None),
+                                getattr(integration, "uri", None)))
+    return routes

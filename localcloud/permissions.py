@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from localcloud.policy import Decision, PolicyError, Principal, evaluate
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
+APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 
 
 def decide(policy: str | None, *, principal: Principal | None, action: str, resource: str,
@@ -37,18 +38,21 @@ def decide(policy: str | None, *, principal: Principal | None, action: str, reso
 
 
 def service_allowed(policy: str | None, *, action: str, resource: str,
-                    source_arn: str | None, source_account: str | None) -> bool:
-    """May EventBridge (the service principal) do ``action`` on ``resource``?
+                    source_arn: str | None, source_account: str | None,
+                    service: str = EVENTS_PRINCIPAL) -> bool:
+    """May EventBridge (or another service principal) do ``action`` on ``resource``?
 
     Context keys as EventBridge sends them to the target's service: aws:SourceArn is the
     rule ARN and aws:SourceAccount the rule's account (EventBridge User Guide, "Using IAM
     policy conditions in Amazon EventBridge": aws:SourceAccount is "the account where the
     rule specified by aws:SourceArn exists"). ``None`` leaves a key out of the request
-    context, as for calls EventBridge makes without them (logs:CreateLogStream).
+    context, as for calls EventBridge makes without them (logs:CreateLogStream). API
+    Gateway (``service=APIGATEWAY_PRINCIPAL``) sends the method's execute-api ARN and
+    the API's account.
     """
     if not policy:
         return False
     context = {key: value for key, value in (("aws:SourceArn", source_arn),
                                              ("aws:SourceAccount", source_account)) if value}
-    return decide(policy, principal=Principal(service=EVENTS_PRINCIPAL), action=action,
+    return decide(policy, principal=Principal(service=service), action=action,
                   resource=resource, context=context) is Decision.ALLOW

@@ -5,8 +5,8 @@ bus policies), matching (rules and patterns), scheduling (routing thread, pool, 
 the target kinds (bus, log group, SQS, Lambda, archive), Lambda's asynchronous
 invocation, and RetryPolicy / dead-letter queues. The control plane is read through a
 :class:`~localcloud.state.CloudState` (moto's backends by default), and Lambda functions
-are run through a :class:`~localcloud.functions.FunctionInvoker` (the endpoint's Lambda
-runtime). docs/local-cloud.md lists every rule followed, with its AWS source.
+are run through a :class:`~localcloud.functions.FunctionInvoker` (worker processes by
+default). docs/local-cloud.md lists every rule followed, with its AWS source.
 
 >>> router = Router()
 >>> answer = router.put_events(Caller("222222222222", "eu-west-1"), [
@@ -36,7 +36,7 @@ from localcloud.delivery import (
     DeliveryFailure,
 )
 from localcloud.envelope import RoutedEvent
-from localcloud.functions import FunctionInvoker, NoRuntime
+from localcloud.functions import FunctionInvoker, WorkerRegistry
 from localcloud.lambda_async import AsyncInvocations
 from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
@@ -74,7 +74,7 @@ class Router:
                  invoker: FunctionInvoker | None = None) -> None:
         self.config = config = config or RouterConfig()
         self.state: CloudState = state or MotoState(config.cache_size)
-        self.invoker: FunctionInvoker = invoker or NoRuntime()
+        self.invoker: FunctionInvoker = invoker or WorkerRegistry()
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self.failures: deque[dict[str, Any]] = deque(maxlen=config.max_recorded_failures)
         self._stats_lock = threading.Lock()

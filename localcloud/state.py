@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from localcloud.apigateway.definition import ApiDocument
+from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 
 
@@ -44,6 +46,19 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """An access key the local cloud knows: its secret, the account and principal it acts
+    as, and the session token temporary credentials must present (None for long-term
+    keys)."""
+
+    access_key: str
+    secret: str
+    account: str
+    principal_arn: str
+    session_token: str | None
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str
     policy: str | None
@@ -68,6 +83,19 @@ class ArchiveRef:
     uuid: str
 
 
+@dataclass(frozen=True)
+class RestApi:
+    """A REST API as its stage URLs serve it: where it lives, its deployed stages, its
+    methods with their integrations, and its binary media types."""
+
+    account: str
+    region: str
+    api_id: str
+    stages: frozenset[str]
+    routes: tuple[Route, ...]
+    binary_media_types: tuple[str, ...]
+
+
 class CloudState(Protocol):
     """The control plane, as the data plane sees it."""
 
@@ -75,11 +103,17 @@ class CloudState(Protocol):
 
     default_account: str
 
-    def account_of_access_key(self, access_key: str) -> str:
-        """The account an access key belongs to (``default_account`` if unknown)."""
+    def credential(self, access_key: str) -> Credential | None:
+        """An access key issued by the local IAM (a user's) or STS (a role session's), or
+        None."""
 
-    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
-        """The principal ARN behind an access key: the assumed-role session or IAM user."""
+    def issue_session(self, role_arn: str, session_name: str, duration_s: int
+                      ) -> Credential:
+        """New temporary credentials of a role (STS AssumeRole's, checks already made)."""
+
+    def create_role(self, role_arn: str, trust_policy: str,
+                    inline_policies: Mapping[str, str]) -> bool:
+        """Create a role (no path) with its inline policies; False if it already exists."""
 
     def organization_id(self, account: str) -> str | None:
         """The AWS Organizations id of an account, if it is a member."""
@@ -124,3 +158,17 @@ class CloudState(Protocol):
 
     def function(self, arn: Arn) -> Function | None:
         """The function (version or alias) a Lambda ARN names, or None."""
+
+    # -- API Gateway ----------------------------------------------------------------------
+
+    def rest_api(self, api_id: str) -> RestApi | None:
+        """The REST API of that id, in whichever account and region holds it."""
+
+    def import_rest_api(self, account: str, region: str, document: ApiDocument,
+                        endpoint_types: list[str]) -> dict[str, Any]:
+        """Create a REST API from a definition; its RestApi JSON (AwsApiError if refused)."""
+
+    def put_rest_api(self, account: str, region: str, api_id: str, document: ApiDocument,
+                     mode: str) -> dict[str, Any]:
+        """Overwrite or merge an API's definition; its RestApi JSON (AwsApiError if refused:
+        NotFoundException for an unknown API)."""

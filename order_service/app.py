@@ -31,7 +31,7 @@ from typing import Any
 from chalice import Chalice, ChaliceViewError, Response
 from chalice.app import Request
 
-from backbone import observability, tracing
+from backbone import observability, settings, tracing
 from backbone.envelope import (
     Event,
     Meta,
@@ -69,6 +69,8 @@ ORDER_FIELDS = ("orderId", "status", "createdAt", "customerId", "items", "delive
 
 # Chalice logs to logging.getLogger(APP_NAME); Powertools Logger owns that logger, so
 # Chalice's own lines are JSON too (routes log their errors inside the request scope).
+# `chalice deploy|package|local` for a stage `configure` did not write: one line, exit 1.
+settings.require_configured_stage(APP_NAME)
 app = Chalice(app_name=APP_NAME, configure_logs=False)
 observability.configure(APP_NAME)
 publisher = Publisher(source=APP_NAME)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from infra_bootstrap import bootstrap, ownership
+from infra_bootstrap import bootstrap, ownership, stage_check
 from infra_bootstrap import resources as r
 from infra_bootstrap import subscribe as subscribing
 from infra_bootstrap.errors import ConflictError
@@ -151,12 +151,24 @@ def create(ctx: click.Context, stage: Stage, adopt: tuple[str, ...]) -> None:
                f"{len(accounts)} account(s)")
 
 
-@click.command(short_help="Check for drift, conflicts and policy findings; exit 1 if any.")
+@click.command(short_help="Check drift, findings and deployed services; exit 1 if any.")
 @stage_options
+@click.option("--infra-only", is_flag=True,
+              help="Only what `create` makes (before the services are deployed): not the "
+                   "services' functions and subscriptions.")
 @click.pass_context
-def verify(ctx: click.Context, stage: Stage) -> None:
-    """Exit 0 when everything is as desired; else list differences and findings, exit 1."""
-    report = bootstrap.verify(stage, _sessions(stage))
+def verify(ctx: click.Context, stage: Stage, infra_only: bool) -> None:
+    """Exit 0 when everything is as desired; else list differences and findings, exit 1.
+
+    Besides what `create` makes, each service's deployed functions and its declared
+    subscriptions (rule, target, permission, retry policy, dead-letter queue, invoke
+    config) are checked, unless `--infra-only`.
+    """
+    sessions = _sessions(stage)
+    report = bootstrap.verify(stage, sessions)
+    if not infra_only:
+        report = bootstrap.VerifyReport(report.differences, report.findings
+                                        + stage_check.service_findings(stage, sessions))
     if report.ok:
         click.echo(f"stage {stage.name}: everything is as desired, no findings")
         return

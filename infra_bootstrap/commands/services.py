@@ -1,7 +1,7 @@
 """Commands for the Chalice services: `configure`, and `services` for scripts/deploy.
 
     python -m infra_bootstrap configure --stage prod
-    python -m infra_bootstrap services --stage prod
+    python -m infra_bootstrap services --stage prod      # name, account, folder, API URL
     eval "$(python -m infra_bootstrap services --stage prod --shell-env order-service)"
 """
 
@@ -14,8 +14,9 @@ from botocore.credentials import ReadOnlyCredentials
 
 from infra_bootstrap import configure as chalice_config
 from infra_bootstrap import service_apps
+from infra_bootstrap.deployed import read_deployed
 from infra_bootstrap.options import stage_options
-from infra_bootstrap.sessions import AccountSessions, require_endpoint_for_local
+from infra_bootstrap.sessions import AccountSessions, endpoint_url, require_endpoint_for_local
 from infra_bootstrap.topology import Credentials, Stage
 
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -38,11 +39,19 @@ def configure(stage: Stage) -> None:
                    "region (for `chalice deploy`), instead of the list.")
 @stage_options
 def services(stage: Stage, shell_env: str | None) -> None:
-    """List the stage's services: name, account and Chalice app directory, tab-separated."""
+    """List the stage's services: name, account, Chalice app directory and the URL of its
+    deployed REST API (``-`` if none), tab-separated.
+
+    The URL is the one `chalice deploy --stage S` printed (``https://<id>.execute-api...``),
+    or, against the local cloud (AWS_ENDPOINT_URL set), the same API's local stage URL
+    ``<endpoint>/restapis/<id>/<api stage>/_user_request_/``.
+    """
     if shell_env is None:
         for service in stage.services:
             app_dir = service_apps.service_dir(service.name)
-            click.echo(f"{service.name}\t{service.account}\t{app_dir}")
+            deployed = read_deployed(service.name, app_dir, stage.name)
+            url = deployed.api_url(endpoint_url=endpoint_url()) if deployed else None
+            click.echo(f"{service.name}\t{service.account}\t{app_dir}\t{url or '-'}")
         return
     account = stage.service(shell_env).account
     how = stage.credentials[account]

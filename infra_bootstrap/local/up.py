@@ -57,6 +57,7 @@ from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
+from localcloud.control import SECRET_ENV, control_secret
 from localcloud.endpoint import Endpoint
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
 
@@ -365,6 +366,7 @@ class LocalCloud:
         self.aws_port = 0
         self._sessions: AccountSessions | None = None
         self._saved_endpoint_url: str | None = None
+        self._saved_control_secret: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -394,7 +396,12 @@ class LocalCloud:
         self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         self.endpoint_log = self.log_dir / ENDPOINT_LOG
         self._log_handler = route_endpoint_logs(self.endpoint_log)
-        self.endpoint = Endpoint(host=HOST, port=options.aws_port)
+        # The control routes' secret (LOCALCLOUD_CONTROL_SECRET if the user set one): only
+        # this process and its children (they inherit the variable) know it.
+        self._saved_control_secret = os.environ.get(SECRET_ENV)
+        os.environ[SECRET_ENV] = control_secret()
+        self.endpoint = Endpoint(host=HOST, port=options.aws_port,
+                                 control_secret=os.environ[SECRET_ENV])
         self.endpoint.start()
         self.aws_port = self.endpoint.port
         # The bootstrap below is the AWS code; only the standard endpoint variable differs.
@@ -448,6 +455,10 @@ class LocalCloud:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
             os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint_url
+        if self._saved_control_secret is None:
+            os.environ.pop(SECRET_ENV, None)
+        else:
+            os.environ[SECRET_ENV] = self._saved_control_secret
         if self._log_handler is not None:
             for name in ENDPOINT_LOGGERS:
                 logging.getLogger(name).removeHandler(self._log_handler)

@@ -140,8 +140,9 @@ class LambdaRuntime:
     def _start(self, function: DeployedFunction) -> WorkerProcess:
         root = self._store().extracted(function.code_key,
                                        lambda: self.state.function_zip(function))
-        credentials = self.state.role_credentials(function.role, function.name,
-                                                  LAMBDA_PRINCIPAL)
+        credentials = self.state.role_credentials(
+            function.role, function.name, LAMBDA_PRINCIPAL, source_arn=function.arn,
+            source_account=function.account)
         if credentials is None:
             raise RoleNotAssumable(f"The role defined for the function cannot be assumed "
                                    f"by Lambda: {function.role}")

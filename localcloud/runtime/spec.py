@@ -108,10 +108,12 @@ class LambdaState(Protocol):
     def function_zip(self, function: DeployedFunction) -> bytes:
         """The deployment package the Lambda API received for ``function``."""
 
-    def role_credentials(self, role_arn: str, session_name: str,
-                         service: str) -> Credentials | None:
-        """Credentials of ``role_arn`` assumed by ``service`` (None: the role does not
-        exist or its trust policy does not admit the service)."""
+    def role_credentials(self, role_arn: str, session_name: str, service: str, *,
+                         source_arn: str | None = None, source_account: str | None = None
+                         ) -> Credentials | None:
+        """Credentials of ``role_arn`` assumed by ``service`` for the resource
+        ``source_arn`` of ``source_account`` (None: the role does not exist or its trust
+        policy does not admit the service for it)."""
 
     def write_function_logs(self, region: str, account: str, group: str, stream: str,
                             messages: list[str]) -> None:

@@ -34,10 +34,11 @@ from localcloud.delivery import (
     DeliveryFailure,
 )
 from localcloud.envelope import RoutedEvent
-from localcloud.permissions import EVENTS_PRINCIPAL, decide
-from localcloud.policy import Decision, PolicyError, Principal, is_allowed_by_identity
+from localcloud.permissions import EVENTS_PRINCIPAL
+from localcloud.policy import PolicyError, Principal, is_allowed_by_identity
 from localcloud.state import CloudState, Role
 from localcloud.targets.base import TargetKind
+from localcloud.trust import service_refusal
 
 
 def role_refusal(role: Role, *, bus_arn: str, rule_arn: str, rule_account: str
@@ -47,10 +48,8 @@ def role_refusal(role: Role, *, bus_arn: str, rule_arn: str, rule_account: str
     The role must trust events.amazonaws.com (for this rule: aws:SourceArn and
     aws:SourceAccount in the context) and allow events:PutEvents on the bus.
     """
-    trusted = decide(role.trust_policy, principal=Principal(service=EVENTS_PRINCIPAL),
-                     action="sts:AssumeRole", resource=role.arn,
-                     context={"aws:SourceArn": rule_arn, "aws:SourceAccount": rule_account})
-    if trusted is not Decision.ALLOW:
+    if service_refusal(role, role.arn, EVENTS_PRINCIPAL, source_arn=rule_arn,
+                       source_account=rule_account) is not None:
         return DeliveryFailure(FAILED_TO_ASSUME_ROLE, f"role {role.arn} does not trust "
                                f"{EVENTS_PRINCIPAL}")
     try:

@@ -217,7 +217,7 @@ def test_plan_json_is_empty_once_created(created: Path) -> None:
 
 
 def test_verify_is_clean_after_create(created: Path) -> None:
-    result = cli(created, "verify")
+    result = cli(created, "verify", "--infra-only")
 
     assert result.exit_code == 0, result.output
     assert "everything is as desired" in result.output
@@ -234,7 +234,7 @@ def test_drift_is_reported_then_repaired(created: Path, clients: Any) -> None:
     bus_events.remove_permission(EventBusName="global-bus",
                                  StatementId=f"backbone-test-PublishFrom{DELIVERY}")
 
-    report = cli(created, "verify")
+    report = cli(created, "verify", "--infra-only")
 
     assert report.exit_code == 1
     assert f"account {BUS}: update pattern of rule global-bus/global-to-order-service" \
@@ -247,7 +247,7 @@ def test_drift_is_reported_then_repaired(created: Path, clients: Any) -> None:
     repair = cli(created, "create")
     assert repair.exit_code == 0, repair.output
     assert "3 change(s) applied" in repair.output
-    after = cli(created, "verify")
+    after = cli(created, "verify", "--infra-only")
     assert after.exit_code == 0, after.output
 
 
@@ -260,7 +260,7 @@ def test_a_statement_someone_added_to_our_bus_policy_stays_and_is_reported(
             "Action": "events:PutEvents",
             "Resource": f"arn:aws:events:{REGION}:{BUS}:event-bus/global-bus"}]}))
 
-    report = cli(created, "verify")
+    report = cli(created, "verify", "--infra-only")
     api_calls.calls.clear()
     again = cli(created, "create")
 
@@ -284,7 +284,7 @@ def test_verify_finds_a_forwarding_target_without_role_or_dlq(created: Path,
                                            f"arn:aws:events:{REGION}:{ORDER}:event-bus/"
                                            "local-bus-order-service")}])
 
-    report = cli(created, "verify")
+    report = cli(created, "verify", "--infra-only")
 
     assert report.exit_code == 1
     assert "target local-bus forwards to" in report.output
@@ -297,7 +297,7 @@ def test_verify_finds_a_log_group_eventbridge_cannot_write_to(created: Path,
     clients(DELIVERY, "logs").delete_resource_policy(
         policyName="backbone-test-eventbridge-to-event-logs")
 
-    report = cli(created, "verify")
+    report = cli(created, "verify", "--infra-only")
 
     assert report.exit_code == 1
     assert (f"account {DELIVERY}: rule local-bus-delivery-service/log-all-events: target "
@@ -375,7 +375,7 @@ def test_destroy_asks_first_and_a_no_keeps_everything(created: Path,
     assert result.exit_code == 1
     assert "Destroy these resources of stage test?" in result.output
     assert api_calls.mutating == []
-    assert cli(created, "verify").exit_code == 0
+    assert cli(created, "verify", "--infra-only").exit_code == 0
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def test_five_services(aws: None, tmp_path: Path, api_calls: ApiCalls) -> None:
     path = write_topology(tmp_path, FIVE)
 
     assert cli(path, "create", stage="five").exit_code == 0
-    assert cli(path, "verify", stage="five").exit_code == 0
+    assert cli(path, "verify", "--infra-only", stage="five").exit_code == 0
     stage = load_stage("five", path)
     clients = AccountSessions(stage).client
     forwarding = [r["Name"] for r in clients(BUS, "events").list_rules(
@@ -432,7 +432,7 @@ def test_all_roles_in_one_account(aws: None, tmp_path: Path, api_calls: ApiCalls
 
     created = cli(path, "create", stage="one")
     assert created.exit_code == 0, created.output
-    assert cli(path, "verify", stage="one").exit_code == 0
+    assert cli(path, "verify", "--infra-only", stage="one").exit_code == 0
     events = AccountSessions(load_stage("one", path)).client("123456789012", "events")
     assert sorted(b["Name"] for b in events.list_event_buses()["EventBuses"]) == [
         "default", "global-bus", "local-bus-delivery-service", "local-bus-order-service"]
@@ -497,7 +497,7 @@ def test_a_failing_read_is_one_line_too(aws: None, topology_file: Path,
                                         api_calls: ApiCalls) -> None:
     api_calls.fail["ListEventBuses"] = "no events:ListEventBuses for you"
 
-    result = cli(topology_file, "verify")
+    result = cli(topology_file, "verify", "--infra-only")
 
     assert result.exit_code == 1
     assert result.stderr == (

@@ -297,7 +297,7 @@ def test_destroy_before_any_create_deletes_nothing(handmade: None, topology_file
 
 
 def test_verify_reports_every_conflict(handmade: None, topology_file: Path) -> None:
-    result = cli(topology_file, "verify")
+    result = cli(topology_file, "verify", "--infra-only")
 
     assert result.exit_code == 1
     for account, kind, name in HANDMADE:
@@ -351,7 +351,7 @@ def test_adopting_prints_every_change_first_then_takes_over_only_what_is_named(
     assert after["global-bus"]["rules"]["audit"] == HANDMADE_STATE["global-bus"]["rules"]["audit"]
     assert after["audit-copy"] == HANDMADE_STATE["audit-copy"]
 
-    verify = cli(topology_file, "verify")
+    verify = cli(topology_file, "verify", "--infra-only")
     assert verify.exit_code == 1
     assert "difference(s)" not in verify.output
     foreign = sorted(line.strip() for line in verify.output.splitlines()

@@ -205,6 +205,100 @@ def test_second_subscribe_and_create_change_nothing(stage: Stage, topology_file:
     assert "everything is as desired, no findings" in verified.output
 
 
+# --- verify covers the whole stage: deployed functions and subscriptions -------------
+
+
+def _findings(result: Result) -> list[str]:
+    return [line.strip() for line in result.output.splitlines() if line.startswith("  ")]
+
+
+def test_verify_before_any_deploy_names_each_undeployed_service(
+        stage: Stage, topology_file: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    never = subscribing.deployed_function_arns
+    monkeypatch.setattr(subscribing, "deployed_function_arns",
+                        lambda stage, service: never(stage, service, tmp_path / service))
+
+    verified = _cli(topology_file, "verify")
+    infra_only = _cli(topology_file, "verify", "--infra-only")
+
+    assert verified.exit_code == 1
+    assert _findings(verified) == [
+        f"account {ACCOUNTS[s]}: service {s}: no function deployed for stage test: run "
+        f"`chalice deploy --stage test` in {names.service_app_dir(s)}/ with the account's "
+        "credentials" for s in ACCOUNTS]
+    assert infra_only.exit_code == 0, infra_only.output
+
+
+def test_verify_finds_deployed_functions_that_are_not_subscribed(
+        stage: Stage, topology_file: Path, deployed: dict[str, dict[str, str]]) -> None:
+    verified = _cli(topology_file, "verify")
+
+    assert verified.exit_code == 1
+    findings = _findings(verified)
+    assert len(findings) == 8  # per subscription: rule, targets, permission, invoke config
+    assert all("not subscribed as declared" in f and "`subscribe` repairs it" in f
+               for f in findings)
+    assert any("local-bus-delivery-service/sub-on_order_created" in f for f in findings)
+
+
+def test_verify_finds_a_removed_subscription_rule(
+        stage: Stage, topology_file: Path, deployed: dict[str, dict[str, str]]) -> None:
+    assert _cli(topology_file, "subscribe").exit_code == 0
+    events = AccountSessions(stage).client(ACCOUNTS["delivery-service"], "events")
+    bus = names.local_bus("delivery-service")
+    events.remove_targets(Rule="sub-on_order_created", EventBusName=bus, Ids=["function"])
+    events.delete_rule(Name="sub-on_order_created", EventBusName=bus)
+
+    verified = _cli(topology_file, "verify")
+
+    assert verified.exit_code == 1
+    findings = _findings(verified)
+    assert findings and all(f.startswith("account 333333333333: service delivery-service: "
+                                         "not subscribed as declared: ") for f in findings)
+    assert any("sub-on_order_created" in f for f in findings)
+
+
+def test_verify_finds_a_changed_retry_policy_and_a_removed_permission(
+        stage: Stage, topology_file: Path, deployed: dict[str, dict[str, str]]) -> None:
+    assert _cli(topology_file, "subscribe").exit_code == 0
+    sessions = AccountSessions(stage)
+    account = ACCOUNTS["order-service"]
+    function_arn = deployed["order-service"]["on_delivery_updated"]
+    sessions.client(account, "events").put_targets(
+        Rule="sub-on_delivery_updated", EventBusName=names.local_bus("order-service"),
+        Targets=[{"Id": "function", "Arn": function_arn,
+                  "RetryPolicy": {"MaximumRetryAttempts": 0}}])
+    sessions.client(account, "lambda").remove_permission(
+        FunctionName=names.lambda_function_name("order-service", "test",
+                                                "on_delivery_updated"),
+        StatementId="backbone-test-on_delivery_updated")
+
+    verified = _cli(topology_file, "verify")
+
+    assert verified.exit_code == 1
+    retry, permission = _findings(verified)
+    assert "put targets function (changed)" in retry and "sub-on_delivery_updated" in retry
+    assert ("let events.amazonaws.com invoke order-service-test-on_delivery_updated"
+            in permission)
+
+
+def test_verify_finds_a_recorded_function_that_is_gone(
+        stage: Stage, topology_file: Path, deployed: dict[str, dict[str, str]]) -> None:
+    assert _cli(topology_file, "subscribe").exit_code == 0
+    api_handler = names.api_handler_function_name("order-service", "test")
+    AccountSessions(stage).client(ACCOUNTS["order-service"], "lambda").delete_function(
+        FunctionName=api_handler)
+
+    verified = _cli(topology_file, "verify")
+
+    assert verified.exit_code == 1
+    assert _findings(verified) == [
+        f"account 222222222222: function {api_handler}: recorded in "
+        ".chalice/deployed/test.json but it does not exist: run `chalice deploy --stage "
+        "test` in order_service/ with the account's credentials"]
+
+
 # --- a new service: an entry in the topology plus its app folder ---------------------
 
 BILLING = {"name": "billing-service", "account": "444444444444"}
@@ -248,7 +342,7 @@ def test_a_new_service_is_a_topology_entry_plus_an_app_folder(
     (app_dir / "app.py").write_text(BILLING_APP, encoding="utf-8")
 
     listed = _cli(three_services, "services")
-    assert listed.output.splitlines()[-1] == f"billing-service\t444444444444\t{app_dir}"
+    assert listed.output.splitlines()[-1] == f"billing-service\t444444444444\t{app_dir}\t-"
     assert _cli(three_services, "create").exit_code == 0
     configured = _cli(three_services, "configure")
     assert "wrote billing_service/.chalice/config.json" in configured.output
@@ -257,7 +351,8 @@ def test_a_new_service_is_a_topology_entry_plus_an_app_folder(
     [function_arn] = _chalice_deploy(sessions, "444444444444", "billing-service",
                                      app_dir).values()
     subscribed = _cli(three_services, "subscribe", "--service", "billing-service")
-    verified = _cli(three_services, "verify")
+    # Only billing-service is deployed here: the plumbing is what this test verifies.
+    verified = _cli(three_services, "verify", "--infra-only")
     catalog = _cli(three_services, "catalog", "docs", "--output", str(tmp_path / "events.md"))
 
     assert subscribed.exit_code == 0, subscribed.output
@@ -300,7 +395,7 @@ def test_a_service_without_its_app_folder_still_gets_its_plumbing(
     created = _cli(three_services, "create")
 
     assert created.exit_code == 0, created.output
-    assert _cli(three_services, "verify").exit_code == 0
+    assert _cli(three_services, "verify", "--infra-only").exit_code == 0
     events = AccountSessions(load_stage("test", three_services)).client("444444444444",
                                                                         "events")
     assert "local-bus-billing-service" in [

@@ -37,6 +37,7 @@ from local_up_helpers import (
 
 from backbone.catalog import event_type
 from infra_bootstrap import names
+from infra_bootstrap.cloud_process import CloudProcess
 from tests.shared_local_cloud import REPO_ROOT, SharedCloud, clean_env
 
 pytestmark = pytest.mark.integration
@@ -49,8 +50,8 @@ REFUSED = "CROSS_ACCOUNT_INGESTION_FAILED"
 def own_cloud(tmp_path: Path) -> Iterator[tuple[LocalUp, Cloud]]:
     with LocalUp.start("--delivery-delay", "0", tmpdir=tmp_path) as running:
         running.wait_ready()
-        yield running, Cloud(SharedCloud(running.process.pid, running.api, running.aws,
-                                         tmp_path / "unused"))
+        yield running, Cloud(SharedCloud(CloudProcess(
+            running.process.pid, running.api, running.aws, tmp_path / "unused")))
 
 
 def cli(cloud: Cloud, *args: str) -> subprocess.CompletedProcess[str]:

@@ -71,7 +71,9 @@ def _logged(cloud: Endpoint, service: dict[str, str]) -> int:
 
 
 def _idle(cloud: Endpoint) -> bool:
-    with urllib.request.urlopen(f"{cloud.url}/_local/idle?timeout=5", timeout=30) as answer:
+    request = urllib.request.Request(f"{cloud.url}/_local/idle?timeout=5",
+                                     headers=cloud.control_headers)
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return bool(answer.status == 200)
 
 

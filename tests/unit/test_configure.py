@@ -316,14 +316,16 @@ def test_configure_command_reports_a_bad_topology_in_one_line(tmp_path: Path) ->
         "a number of seconds"]
 
 
-def test_services_command_lists_name_account_and_app_directory(topology_file: Path) -> None:
+def test_services_command_lists_name_account_app_directory_and_api_url(
+        topology_file: Path) -> None:
     result = CliRunner().invoke(main, ["services", "--stage", "test",
                                        "--config", str(topology_file)])
 
     assert result.exit_code == 0
+    # Stage test was never deployed from these folders: no API URL yet.
     assert [line.split("\t") for line in result.output.splitlines()] == [
-        ["order-service", "222222222222", str(REPO / "order_service")],
-        ["delivery-service", "333333333333", str(REPO / "delivery_service")],
+        ["order-service", "222222222222", str(REPO / "order_service"), "-"],
+        ["delivery-service", "333333333333", str(REPO / "delivery_service"), "-"],
     ]
 
 

@@ -16,16 +16,9 @@ from localcloud.endpoint import Endpoint
 
 
 @pytest.fixture(scope="module")
-def fakes() -> FakeWorker:
-    """Stand-ins for the functions a test hands them; the runtime runs the others."""
-    return FakeWorker()
-
-
-@pytest.fixture(scope="module")
-def endpoint(fakes: FakeWorker) -> Iterator[Endpoint]:
+def endpoint() -> Iterator[Endpoint]:
     # 1 AWS minute = 12 ms here, so Lambda's 1 and 2 minute retry waits stay fast.
-    with Endpoint(port=0, config=RouterConfig(time_scale=1 / 5000),
-                  invoker=fakes.wrap) as running:
+    with Endpoint(port=0, config=RouterConfig(time_scale=1 / 5000)) as running:
         yield running
 
 
@@ -35,8 +28,7 @@ def cloud(endpoint: Endpoint) -> Cloud:
 
 
 @pytest.fixture
-def worker(fakes: FakeWorker) -> Iterator[FakeWorker]:
-    fakes.behaviours.clear()
-    fakes.calls.clear()
-    yield fakes.start()
-    fakes.stopped = False
+def worker() -> Iterator[FakeWorker]:
+    fake = FakeWorker().start()
+    yield fake
+    fake.stop()

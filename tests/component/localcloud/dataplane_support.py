@@ -10,25 +10,52 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
 import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from localcloud import arns
 from localcloud.endpoint import Endpoint
-from localcloud.functions import FunctionInvoker, FunctionUnreachable, InvocationResult
 
 REGION = "eu-west-1"
 _SHARED = boto3.Session(region_name=REGION)
 EVENTS_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
     "Action": "sts:AssumeRole"}]}
+# The local cloud's plain keys (secret = id): the management account, 123456789012.
+PLAIN_KEYS = {"aws_access_key_id": "base", "aws_secret_access_key": "base"}
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole"}]}
+
+
+def signed_request(url: str, service: str, body: bytes, headers: dict[str, str], *,
+                   credentials: dict[str, str] | None = None,
+                   amz_date: str | None = None) -> requests.Response:
+    """POST a raw request signed by botocore (SigV4), as a client that skips botocore's
+    own validation sends it; ``amz_date`` signs it at another time."""
+    keys = credentials or PLAIN_KEYS
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    signer = SigV4Auth(Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"],
+                                   keys.get("aws_session_token")), service, REGION)
+    if amz_date is None:
+        signer.add_auth(request)
+    else:
+        at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            signer.add_auth(request)
+    prepared = request.prepare()
+    return requests.post(url, data=prepared.body, headers=dict(prepared.headers), timeout=10)
 
 
 @dataclass
@@ -44,21 +71,22 @@ class Cloud:
         return str(random.randrange(10**11, 10**12))
 
     def credentials(self, account: str) -> dict[str, str]:
-        """Temporary credentials of the account, from STS AssumeRole against the endpoint."""
+        """Temporary credentials of the account, from STS AssumeRole of its
+        OrganizationAccountAccessRole (which trusts the plain keys' management account)."""
         if account not in self.sessions:
-            sts = self.client_with({"aws_access_key_id": "base",
-                                    "aws_secret_access_key": "base"}, "sts")
-            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Admin",
+            sts = self.client_with(PLAIN_KEYS, "sts")
+            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/"
+                                    "OrganizationAccountAccessRole",
                                     RoleSessionName="component-test")["Credentials"]
             self.sessions[account] = {"aws_access_key_id": creds["AccessKeyId"],
                                       "aws_secret_access_key": creds["SecretAccessKey"],
                                       "aws_session_token": creds["SessionToken"]}
         return self.sessions[account]
 
-    def client_with(self, credentials: dict[str, str], service: str) -> Any:
+    def client_with(self, credentials: dict[str, str], service: str, **options: Any) -> Any:
         # One shared boto3 session: its loader caches service models across clients.
         return _SHARED.client(service, endpoint_url=self.endpoint.url, region_name=REGION,
-                              **credentials)
+                              **credentials, **options)
 
     def client(self, account: str, service: str) -> Any:
         if (account, service) not in self.clients:
@@ -165,7 +193,7 @@ class Cloud:
                                Action="lambda:InvokeFunction",
                                Principal="events.amazonaws.com", SourceArn=rule_arn)
         if worker is not None:
-            worker.serve(arn)
+            self.endpoint.register_lambda(arn, worker.url)
         return arn
 
 
@@ -176,7 +204,7 @@ def put(events: Any, bus: str, *, source: str = "test.source", detail_type: str 
     return events.put_events(Entries=[entry])
 
 
-# --- stand-in functions ---------------------------------------------------------------------
+# --- a fake Lambda worker ------------------------------------------------------------------
 
 
 Behaviour = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
@@ -193,52 +221,48 @@ def fail(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
 
 @dataclass
 class FakeWorker:
-    """Stands in for the functions it ``serve``s (behaviours per function name, calls
-    recorded); every other function goes to the Lambda runtime. An in-process
-    FunctionInvoker: the endpoint's ``invoker`` seam, no port."""
+    """A worker process stand-in: answers Lambda Invoke requests per function name."""
 
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
-    served: set[str] = field(default_factory=set)
-    runtime: FunctionInvoker | None = None
-    stopped: bool = False
+    server: ThreadingHTTPServer | None = None
 
-    def wrap(self, runtime: FunctionInvoker) -> FunctionInvoker:
-        self.runtime = runtime
-        return self
-
-    def serve(self, function_arn: str) -> None:
-        self.served.add(function_arn)
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def calls_to(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(body) for fn, body in list(self.calls) if fn == name]
 
-    def _mine(self, function_arn: str) -> bool:
-        return arns.unqualified_function(arns.parse(function_arn)) in self.served
-
-    def unavailable(self, function_arn: str) -> str | None:
-        if self._mine(function_arn):
-            return None
-        assert self.runtime is not None
-        return self.runtime.unavailable(function_arn)
-
-    def invoke(self, function_arn: str, payload: str, *, timeout_s: float,
-               request_id: str) -> InvocationResult:
-        if not self._mine(function_arn):
-            assert self.runtime is not None
-            return self.runtime.invoke(function_arn, payload, timeout_s=timeout_s,
-                                       request_id=request_id)
-        if self.stopped:
-            raise FunctionUnreachable("worker", "(stopped)", "connection refused")
-        name, _ = arns.function_name(arns.parse(function_arn))
-        self.calls.append((name, payload))
-        status, headers, body = self.behaviours.get(name, succeed)(json.loads(payload))
-        return InvocationResult(status, body, headers.get("X-Amz-Function-Error"))
-
     def start(self) -> FakeWorker:
-        self.stopped = False
+        worker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                parts = self.path.split("/")  # /2015-03-31/functions/<name>/invocations
+                name = parts[3]
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                worker.calls.append((name, body))
+                status, headers, payload = worker.behaviours.get(name, succeed)(json.loads(body))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
-        """From now on the functions it serves are unreachable."""
-        self.stopped = True
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from dataplane_support import Cloud, put
+from dataplane_support import Cloud, put, signed_request
 
 from localcloud.endpoint import Endpoint, PortInUseError
 
 REPO = Path(__file__).resolve().parents[3]
+STARTUP_DEADLINE_S = 180
 
 
 def test_a_port_in_use_is_a_typed_error_naming_the_port(endpoint: Endpoint) -> None:
@@ -45,7 +46,7 @@ def test_requests_not_intercepted_reach_moto_unchanged(cloud: Cloud) -> None:
 def _post(cloud: Cloud, action: str, request: object) -> requests.Response:
     """A raw AWS JSON 1.1 call, as a client that skips botocore's own validation sends it."""
     body = request if isinstance(request, bytes) else json.dumps(request).encode()
-    return requests.post(cloud.endpoint.url, data=body, timeout=5, headers={
+    return signed_request(cloud.endpoint.url, "events", body, {
         "X-Amz-Target": f"AWSEvents.{action}",
         "Content-Type": "application/x-amz-json-1.1"})
 
@@ -85,7 +86,8 @@ def test_a_missing_required_member_is_named_as_aws_names_it(cloud: Cloud) -> Non
 
 
 def test_the_idle_route_reports_when_routing_is_done(cloud: Cloud) -> None:
-    answer = requests.get(f"{cloud.endpoint.url}/_local/idle?timeout=5", timeout=10)
+    answer = requests.get(f"{cloud.endpoint.url}/_local/idle?timeout=5", timeout=10,
+                          headers=cloud.endpoint.control_headers)
 
     assert answer.status_code == 200
     assert answer.json() == {"idle": True, "pending": 0}
@@ -99,16 +101,20 @@ def test_python_m_localcloud_on_port_0_prints_its_url_and_stops_cleanly(stop: in
                                env=env, cwd=REPO)
     try:
         assert process.stdout is not None
+        secret_line = process.stdout.readline().strip()
+        secret = re.fullmatch(r"control secret: (\S{32,})", secret_line)
+        assert secret, f"not a control secret line: {secret_line!r}"
         line = process.stdout.readline().strip()
         listening = re.fullmatch(r"listening: (http://127\.0\.0\.1:(\d+))", line)
         assert listening, f"not a listening line: {line!r}"
         assert int(listening.group(2)) > 0
-        answer = requests.get(f"{listening.group(1)}/_local/idle?timeout=1", timeout=30)
+        answer = requests.get(f"{listening.group(1)}/_local/idle?timeout=1", timeout=30,
+                              headers={"X-Localcloud-Secret": secret.group(1)})
         assert answer.json()["idle"] is True
 
         process.send_signal(stop)
 
-        assert process.wait(timeout=120) == 0
+        assert process.wait(timeout=STARTUP_DEADLINE_S) == 0
         assert process.stderr is not None
         assert process.stderr.read() == ""
     finally:
@@ -120,8 +126,9 @@ def test_the_module_exits_1_with_one_line_when_the_port_is_taken(endpoint: Endpo
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     finished = subprocess.run(
         [sys.executable, "-m", "localcloud", "--port", str(endpoint.port)],
-        # A generous deadline: importing moto alone takes over 30 s on a loaded 2-core machine.
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=180)
+        # A deadline on the process ending, not a speed claim: importing moto takes over
+        # 30 s when the shared 2-core machine runs several suites at once.
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=STARTUP_DEADLINE_S)
 
     assert finished.returncode == 1
     assert finished.stderr.strip().splitlines() == [
@@ -139,7 +146,8 @@ def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
     assert put(before.client(account, "events"), "b")["FailedEntryCount"] == 0
     before.idle()
 
-    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30).raise_for_status()
+    requests.post(f"{endpoint.url}/moto-api/reset", timeout=30,
+                  headers=endpoint.control_headers).raise_for_status()
 
     after = Cloud(endpoint)  # new credentials: the reset forgot every access key
     after.bus(account, "b")
@@ -150,3 +158,31 @@ def test_after_a_reset_of_moto_state_events_reach_what_is_created_anew(
     after.idle()
     [message] = after.messages(account, url)
     assert json.loads(message["Body"])["id"] == result["Entries"][0]["EventId"]
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/_local/lambda-routes"), ("GET", "/_local/idle?timeout=0"),
+    ("GET", "/_local/stats"), ("POST", "/moto-api/reset"), ("GET", "/moto-api/data.json")])
+@pytest.mark.parametrize("secret", [None, "forged"], ids=["no-secret", "forged-secret"])
+def test_control_routes_refuse_a_request_without_the_secret(
+        endpoint: Endpoint, method: str, path: str, secret: str | None) -> None:
+    headers = {} if secret is None else {"X-Localcloud-Secret": secret}
+
+    answer = requests.request(method, f"{endpoint.url}{path}", headers=headers, timeout=10,
+                              json={"functionArn": "arn:aws:lambda:eu-west-1:1:function:f",
+                                    "url": "http://127.0.0.1:1"})
+
+    assert answer.status_code == 403
+    assert "X-Localcloud-Secret" in answer.json()["message"]
+
+
+def test_the_control_secret_comes_from_the_environment_when_given(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALCLOUD_CONTROL_SECRET", "chosen-by-the-parent")
+
+    with Endpoint(port=0) as given:
+        stats = requests.get(f"{given.url}/_local/stats", timeout=10,
+                             headers={"X-Localcloud-Secret": "chosen-by-the-parent"})
+
+    assert given.control_secret == "chosen-by-the-parent"
+    assert stats.status_code == 200

@@ -300,3 +300,29 @@ def test_an_updated_function_runs_its_new_code(cloud: Cloud, account: str) -> No
                                                          ZipFile=buffer.getvalue())
 
     assert invoke(cloud, account, "evolving", {})[1] == "new"
+
+
+def test_the_execution_role_is_assumed_for_this_function_only_as_its_trust_says(
+        cloud: Cloud, account: str) -> None:
+    # Lambda assumes the role with aws:SourceArn / aws:SourceAccount of the function, so a
+    # trust policy may confine the role to one function (Lambda Developer Guide,
+    # "Lambda execution role"; the same check STS makes, localcloud.trust).
+    iam, functions = cloud.client(account, "iam"), cloud.client(account, "lambda")
+    only_for = f"arn:aws:lambda:{REGION}:{account}:function:allowed"
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole", "Condition": {
+            "ArnLike": {"aws:SourceArn": only_for},
+            "StringEquals": {"aws:SourceAccount": account}}}]}
+    role = iam.create_role(RoleName="confined", AssumeRolePolicyDocument=json.dumps(trust)
+                           )["Role"]["Arn"]
+    for name in ("allowed", "other"):
+        functions.create_function(FunctionName=name, Runtime="python3.11", Role=role,
+                                  Handler="handlers.whoami", Code={"ZipFile": code_zip()})
+
+    _, allowed = invoke(cloud, account, "allowed", {})
+    refused, error = invoke(cloud, account, "other", {})
+
+    assert allowed == f"arn:aws:sts::{account}:assumed-role/confined/allowed"
+    assert refused["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "RoleNotAssumable"

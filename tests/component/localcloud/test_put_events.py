@@ -106,7 +106,8 @@ def test_cross_account_entries_without_a_bus_policy_are_denied_and_not_routed(
     # AWS names the caller by its assumed-role session ARN, not the role's IAM ARN.
     assert entry == {
         "ErrorCode": "AccessDeniedException",
-        "ErrorMessage": f"User: arn:aws:sts::{publisher}:assumed-role/Admin/component-test "
+        "ErrorMessage": f"User: arn:aws:sts::{publisher}:assumed-role/"
+                        "OrganizationAccountAccessRole/component-test "
                         f"is not authorized to perform: events:PutEvents on resource: "
                         f"{bus_arn} because no resource-based policy allows the "
                         "events:PutEvents action"}
@@ -117,7 +118,7 @@ def test_a_policy_naming_the_role_admits_its_sessions_and_sees_the_role_as_princ
         cloud: Cloud) -> None:
     owner, publisher = cloud.new_account(), cloud.new_account()
     bus_arn = f"arn:aws:events:eu-west-1:{owner}:event-bus/global"
-    role = f"arn:aws:iam::{publisher}:role/Admin"
+    role = f"arn:aws:iam::{publisher}:role/OrganizationAccountAccessRole"
     cloud.bus(owner, "global", policy={"Version": "2012-10-17", "Statement": [
         {"Sid": "role", "Effect": "Allow", "Principal": {"AWS": role},
          "Action": "events:PutEvents", "Resource": bus_arn,

@@ -280,21 +280,24 @@ def test_a_lambda_target_is_invoked_with_the_event_json(cloud: Cloud, worker: Fa
     assert event["detail"] == {"order": 7}
 
 
-def test_lambda_routes_cannot_be_changed_over_http(cloud: Cloud, worker: FakeWorker) -> None:
-    """No local route re-points a function's events: the Lambda runtime runs it."""
+def test_lambda_routes_can_be_registered_over_http(cloud: Cloud, worker: FakeWorker) -> None:
     import requests
 
     account = cloud.new_account()
     function_arn, _ = lambda_rule(cloud, account, None)
 
     answer = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                           json={"functionArn": function_arn, "url": "http://127.0.0.1:9"},
-                           timeout=5)
+                           json={"functionArn": function_arn, "url": worker.url}, timeout=5,
+                           headers=cloud.endpoint.control_headers)
+    bad = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
+                        json={"functionArn": "not-an-arn", "url": worker.url}, timeout=5,
+                        headers=cloud.endpoint.control_headers)
     put(cloud.client(account, "events"), "b")
 
     cloud.idle()
-    assert answer.status_code == 404
-    assert worker.calls_to("fn") == []
+    assert answer.status_code == 200
+    assert bad.status_code == 400
+    assert len(worker.calls_to("fn")) == 1
 
 
 def test_function_errors_are_retried_then_sent_to_the_on_failure_destination(

@@ -18,7 +18,7 @@ from localcloud.config import RouterConfig
 from localcloud.functions import FunctionUnreachable, InvocationResult
 from localcloud.retries import Exhausted, RetryIn, next_attempt
 from localcloud.router import Caller, Router
-from localcloud.state import ArchiveRef, Function, Queue, Role, Rule
+from localcloud.state import ArchiveRef, Credential, Function, Queue, Role, Rule
 
 REGION, ACCOUNT = "eu-west-1", "123412341234"
 EVENTS_MAY_SEND = json.dumps({"Statement": [{
@@ -39,11 +39,16 @@ class DictState:
     sent: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     default_account: str = "000000000000"
 
-    def account_of_access_key(self, access_key: str) -> str:
-        return ACCOUNT
-
-    def principal_of_access_key(self, account: str, access_key: str) -> str | None:
+    def credential(self, access_key: str) -> Credential | None:
         return None
+
+    def issue_session(self, role_arn: str, session_name: str, duration_s: int
+                      ) -> Credential:
+        raise NotImplementedError("no STS in this test's control plane")
+
+    def create_role(self, role_arn: str, trust_policy: str,
+                    inline_policies: Mapping[str, str]) -> bool:
+        return False
 
     def organization_id(self, account: str) -> str | None:
         return None
