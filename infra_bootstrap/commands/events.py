@@ -12,14 +12,17 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 import click
 
+from backbone.trace_file import read_spans
+from backbone.tracing import TRACES_FILE
 from infra_bootstrap import names
 from infra_bootstrap.errors import AwsCallError, UsageError
-from infra_bootstrap.operate import logs, queues, trace
+from infra_bootstrap.operate import logs, queues, spans, trace
 from infra_bootstrap.operate.lines import event_line
 from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.operate.timespec import iso_ms, parse_time
@@ -106,10 +109,15 @@ def tail(stage: Stage, buses: tuple[str, ...], since: str, follow: bool,
 @click.option("--since", default="1d", show_default=True, metavar="15m|ISO",
               help="Search the logs from this long ago or this time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
-def trace_command(stage: Stage, key: str, since: str, as_json: bool) -> None:
+@click.option("--spans", "spans_file", default=None, envvar=TRACES_FILE, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Also show the chain's spans (timings) from this OTLP JSON lines file "
+                   f"(default: ${TRACES_FILE}, where the services export them locally).")
+def trace_command(stage: Stage, key: str, since: str, as_json: bool,
+                  spans_file: Path | None) -> None:
     """Every event of the chain KEY names, on every bus, as a tree by causation id, with
     the time of each hop, the gaps between, and its dead letters (handler failures and
-    failed forwards). Exit 1 if no event matches."""
+    failed forwards); with --spans, the spans of its traces. Exit 1 if no event matches."""
     if not key.strip():
         raise UsageError("KEY is empty: give a correlation id, an event id or an order id")
     start_ms = parse_time(since, _now_ms())
@@ -119,12 +127,26 @@ def trace_command(stage: Stage, key: str, since: str, as_json: bool) -> None:
     letters = trace.select_dead_letters(
         queues.peek_all(sessions, queues.stage_queues(stage, sessions)), key, chain)
     roots = trace.build(chain, letters)
+    traced = spans.trace_ids(chain)
+    found = ([s for trace_id in traced for s in read_spans(spans_file, trace_id)]
+             if spans_file is not None and spans_file.exists() else [])
     if as_json:
-        click.echo(json.dumps({"key": key, "events": [r.to_json() for r in roots]}, indent=2))
+        click.echo(json.dumps({"key": key, "events": [r.to_json() for r in roots],
+                               "traceIds": traced,
+                               "spans": [{"traceId": s.trace_id, "spanId": s.span_id,
+                                          "parentSpanId": s.parent_span_id, "name": s.name,
+                                          "service": s.service, "kind": s.kind,
+                                          "durationMs": s.duration_ms} for s in found]},
+                              indent=2))
     elif roots:
         click.echo(f"trace of {key}: {trace.summary(roots)}")
         for line in trace.render(roots):
             click.echo(line)
+        if spans_file is not None:
+            click.echo(f"spans of trace {', '.join(traced) or '(none carried)'}: "
+                       f"{len(found)} in {spans_file}")
+            for line in spans.render(found):
+                click.echo(line)
     if not roots:
         raise UsageError(f"no event of stage {stage.name} since {since} has the correlation, "
                          f"event or order id {key}")

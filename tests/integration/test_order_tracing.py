@@ -4,12 +4,16 @@ three span ids, and each hop's span is the child of the event that caused it."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 
 from backbone.tracing import parse_traceparent
 from infra_bootstrap.cloud_handle import LocalCloud
+from infra_bootstrap.cloud_process import clean_env
+from infra_bootstrap.topology import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 CALLER = "00-5f5e1000aaaabbbbccccddddeeeeffff-00f067aa0ba902b7-01"
@@ -63,3 +67,25 @@ def test_a_callers_traceparent_is_continued_and_the_spans_chain_hop_by_hop(
         "on_delivery_updated Delivery.Updated", "order-service", delivered.span_id)
     # The delivery hop includes the simulated work (1 s in the tests' local cloud).
     assert delivered.duration_ms >= 1000
+
+
+def test_events_trace_shows_the_spans_of_an_orders_chain(local_cloud: LocalCloud) -> None:
+    order_id = _post_order(local_cloud, {})
+    correlation = _order_events(local_cloud, order_id)[0]["detail"]["meta"]["correlationId"]
+    traces = local_cloud.process.traces_path
+    assert traces is not None
+    env = {**clean_env(), "AWS_ENDPOINT_URL": local_cloud.aws_url}
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "infra_bootstrap", "events", "trace", correlation,
+         "--spans", str(traces)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    heading = next(line for line in lines if line.startswith("spans of trace "))
+    assert heading.endswith(f"3 in {traces}"), heading
+    spans = lines[lines.index(heading) + 1:]
+    assert [line.split(" ms  ")[-1].split(" (")[0].lstrip("└─ ") for line in spans] == [
+        "POST /orders", "on_order_created Order.Created",
+        "on_delivery_updated Delivery.Updated"]
