@@ -112,6 +112,31 @@ def invocation_record(*, request_id: str, function_arn: str, condition: str,
     }
 
 
+# Errors of a run that was stopped (killed or timed out): its deadline is real time.
+STOPPED_RUN_ERRORS = frozenset({"Runtime.ExitError", "Sandbox.Timedout"})
+
+
+def retry_wait_s(scaled_wait_s: float, result: InvocationResult, *, timeout_s: float) -> float:
+    """The local wait before a retry: Lambda's wait, scaled, but never shorter than the
+    function's timeout after a run that was stopped (killed or timed out).
+
+    A handler may hold a lease for its invocation's remaining time (real time); on AWS the
+    one and two minute waits outlast it for usual timeouts, so a retry finds it expired.
+    Scaled to milliseconds, a retry would meet the lease of the run it replaces and fail
+    again, until the retries were spent.
+
+    >>> stopped = InvocationResult(200, {"errorType": "Runtime.ExitError"}, "Unhandled")
+    >>> retry_wait_s(0.1, stopped, timeout_s=3)
+    3
+    >>> retry_wait_s(0.1, InvocationResult(200, {"errorType": "ValueError"}), timeout_s=3)
+    0.1
+    """
+    payload = result.payload if isinstance(result.payload, dict) else {}
+    if payload.get("errorType") in STOPPED_RUN_ERRORS:
+        return max(scaled_wait_s, timeout_s)
+    return scaled_wait_s
+
+
 @dataclass
 class Invocation:
     """One asynchronous invocation and its attempts so far.
@@ -240,8 +265,11 @@ class AsyncInvocations:
         self.report.count("retried")
         self.notices.add(notice.retry_line(_event_id(inv), _detail_type(inv), inv.function_arn,
                                            inv.attempts))
-        inv.waited(aws_s=delay, local_s=delay * self.scheduler.time_scale)
-        self.scheduler.later(delay, lambda: self._attempt(inv), on_pool=True)
+        local_wait = retry_wait_s(delay * self.scheduler.time_scale, result,
+                                  timeout_s=inv.timeout_s)
+        inv.waited(aws_s=delay, local_s=local_wait)
+        self.scheduler.later(local_wait / self.scheduler.time_scale,
+                             lambda: self._attempt(inv), on_pool=True)
 
     def _record(self, inv: Invocation, code: str, message: str) -> None:
         if inv.delivery is not None:

@@ -2,10 +2,10 @@
 
 On AWS, ``chalice deploy`` creates an execution role and one Lambda function per
 ``@app.lambda_function``; ``subscribe`` then adds the EventBridge permission and the
-async-invoke configuration to those functions. Locally the code runs in a worker process
-(``infra_bootstrap.local.worker``), but the functions must still exist in the endpoint's
-Lambda control plane (moto) so that ``subscribe``'s ``AddPermission`` and
-``PutFunctionEventInvokeConfig`` work exactly as on AWS.
+async-invoke configuration to those functions. Locally the same happens against the
+endpoint: each function is created with the service's deployment package (the zip
+``chalice package`` would build: ``app.py``, ``chalicelib/``, ``vendor/``'s contents) and
+the local cloud's Lambda runtime runs it from that zip, as the execution role.
 
 >>> stage = load_stage("local")                                        # doctest: +SKIP
 >>> services = [load_service(stage, s.name) for s in stage.services]    # doctest: +SKIP
@@ -13,9 +13,8 @@ Lambda control plane (moto) so that ``subscribe``'s ``AddPermission`` and
 {'order-service': {'on_delivery_updated': 'arn:aws:lambda:eu-west-1:222222222222:function:...'}}
 
 ``load_service`` is the one place that turns a service into its app, Chalice config and
-functions; ``local up`` calls it once per service, deploys from it and hands each worker
-a spec built from it (``worker_spec``), so the function a worker serves is exactly the
-function deployed (name, ARN, handler, timeout, memory).
+functions; ``local up`` calls it once per service, deploys from it and hands the API
+worker a spec built from it (``worker_spec``).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,9 +32,10 @@ from typing import Any
 import botocore.exceptions
 from chalice.config import Config
 
+from backbone.tracing import EXPORTER, TRACES_FILE
 from infra_bootstrap import configure, names
 from infra_bootstrap.errors import AwsCallError
-from infra_bootstrap.local.handoff import ApiSpec, FunctionSpec, WorkerSpec
+from infra_bootstrap.local.handoff import ApiSpec, WorkerSpec
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import Stage
 
@@ -207,7 +208,7 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
     policy = configure.iam_policy(stage, stage.service(service.name))
     _call(account, "iam:PutRolePolicy", role, iam.put_role_policy, RoleName=role,
           PolicyName=role, PolicyDocument=json.dumps(policy))
-    code = _placeholder_zip(service.project_dir)
+    code = deployment_package(service.project_dir)
     for function in service.functions:
         scoped = config.scope(stage.name, function.subscription)
         limits = function_limits(config, stage.name, function.subscription)
@@ -218,7 +219,8 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
             "Handler": function.handler,
             "Timeout": limits.timeout_seconds,
             "MemorySize": limits.memory_mb,
-            "Environment": {"Variables": dict(scoped.environment_variables)},
+            "Environment": {"Variables": {**scoped.environment_variables,
+                                          **local_observability(os.environ)}},
             "Tags": tags,
         }
         try:
@@ -228,8 +230,23 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
                 raise AwsCallError(account, "lambda:CreateFunction", function.function_name,
                                    str(exc)) from None
             spec.pop("Tags")
+            _call(account, "lambda:UpdateFunctionCode", function.function_name,
+                  lam.update_function_code, FunctionName=function.function_name,
+                  ZipFile=code)
             _call(account, "lambda:UpdateFunctionConfiguration", function.function_name,
                   lam.update_function_configuration, **spec)
+
+
+def local_observability(environment: Mapping[str, str]) -> dict[str, str]:
+    """The tracing settings of ``local up``'s own environment that its functions get too
+    (a Lambda function sees only its configuration's variables, so they are set there).
+    Pure.
+
+    >>> local_observability({"BACKBONE_TRACES_FILE": "/tmp/t.jsonl", "HOME": "/root"})
+    {'BACKBONE_TRACES_FILE': '/tmp/t.jsonl'}
+    """
+    return {name: environment[name] for name in (TRACES_FILE, EXPORTER)
+            if environment.get(name)}
 
 
 def deploy(stage: Stage, sessions: AccountSessions,
@@ -243,44 +260,77 @@ def deploy(stage: Stage, sessions: AccountSessions,
 
 
 def worker_spec(stage: Stage, service: LocalService, *, endpoint: str,
-                credentials: Mapping[str, str], api_port: int | None) -> WorkerSpec:
-    """What the service's worker runs: exactly what ``deploy_service`` deployed. Pure.
-
-    ``api_port``: serve the app's routes on it (0: a free one), None: no routes here.
+                credentials: Mapping[str, str], api_port: int) -> WorkerSpec:
+    """What the service's API worker runs: its routes on ``api_port`` (0: a free one). Pure.
 
     >>> from infra_bootstrap.topology import load_stage
     >>> stage = load_stage("local")
     >>> spec = worker_spec(stage, load_service(stage, "order-service"), api_port=0,
     ...                    endpoint="http://127.0.0.1:4566", credentials={})
-    >>> [f.handler for f in spec.functions], spec.api.port
-    (['app.on_delivery_updated'], 0)
+    >>> spec.api.port, spec.environment["TABLE_NAME"]
+    (0, 'order-service-state')
     """
     config = service.config
-    functions = []
-    for function in service.functions:
-        limits = function_limits(config, stage.name, function.subscription)
-        functions.append(FunctionSpec(
-            function_name=function.function_name, arn=function.arn, handler=function.handler,
-            timeout_seconds=limits.timeout_seconds, memory_mb=limits.memory_mb,
-            log_group=names.lambda_log_group(function.function_name)))
     # Chalice's local server reads the API handler's limits from the stage-scoped config
     # (function name api_handler), as `chalice local` does.
-    api = (ApiSpec(port=api_port, lambda_timeout=config.lambda_timeout,
-                   lambda_memory_size=config.lambda_memory_size)
-           if api_port is not None else None)
+    api = ApiSpec(port=api_port, lambda_timeout=config.lambda_timeout,
+                  lambda_memory_size=config.lambda_memory_size)
     return WorkerSpec(service=service.name, stage=stage.name, region=stage.region,
                       app_dir=str(service.project_dir), endpoint=endpoint,
                       credentials=dict(credentials),
-                      environment=dict(config.environment_variables),
-                      functions=tuple(functions), api=api)
+                      environment=dict(config.environment_variables), api=api)
 
 
-def _placeholder_zip(project_dir: Path) -> bytes:
-    """The deployment package: the app module only (the worker runs the real code)."""
-    app_py = project_dir / "app.py"
+# Fixed member timestamps: the same sources always make the same zip, so CodeSha256 (and
+# the local runtime's extracted copy) only changes when the code does.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_SKIPPED_PARTS = frozenset({"__pycache__", ".chalice", ".pytest_cache"})
+
+
+def package_files(project_dir: Path) -> list[tuple[str, Path]]:
+    """(path in the zip, file) of a Chalice deployment package, as ``chalice package``
+    lays it out: ``app.py`` and ``chalicelib/`` as they are, the contents of ``vendor/``
+    at the zip's root (symlinks followed). Sorted; no bytecode. The requirements'
+    packages are not included: the local runtime imports them from its own Python.
+
+    >>> from infra_bootstrap.service_apps import service_dir
+    >>> files = dict(package_files(service_dir("order-service")))
+    >>> "app.py" in files, "backbone/publisher.py" in files, "vendor/backbone/envelope.py" in files
+    (True, True, False)
+    """
+    members: dict[str, Path] = {}
+    app = project_dir / "app.py"
+    if app.is_file():
+        members["app.py"] = app
+    for folder, prefix in ((project_dir / "chalicelib", "chalicelib/"),
+                           (project_dir / "vendor", "")):
+        if not folder.is_dir():
+            continue
+        for directory, subdirectories, files in os.walk(folder, followlinks=True):
+            subdirectories[:] = [d for d in subdirectories if d not in _SKIPPED_PARTS]
+            for file in files:
+                path = Path(directory) / file
+                if path.suffix != ".pyc":
+                    members[prefix + path.relative_to(folder).as_posix()] = path
+    return sorted(members.items())
+
+
+def deployment_package(project_dir: Path) -> bytes:
+    """The service's deployment zip (``package_files``), byte-identical for the same
+    sources.
+
+    >>> from infra_bootstrap.service_apps import service_dir
+    >>> folder = service_dir("delivery-service")
+    >>> deployment_package(folder) == deployment_package(folder)
+    True
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("app.py", app_py.read_bytes() if app_py.exists() else b"")
+        for name, path in package_files(project_dir):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
 
 

@@ -3,12 +3,15 @@
 Starts the AWS endpoint (moto + our EventBridge data plane) in this process, runs the
 bootstrap's ``create`` and ``subscribe`` against it through exactly the code used on
 AWS (only ``AWS_ENDPOINT_URL`` differs), creates the services' functions in the Lambda
-control plane (``deploy``, the local ``chalice deploy``), starts one worker process per
-service, prints ``ready: api=... aws=...`` and the account ids, then streams the global
+control plane (``deploy``, the local ``chalice deploy``: the endpoint's Lambda runtime
+runs them from their deployment packages), starts a worker process for the service with
+HTTP routes, prints ``ready: api=... aws=...`` and the account ids, then streams the global
 bus's events until Ctrl-C or SIGTERM. ``--demo`` instead runs one order through the
 system, prints its timeline across every bus and exits. Port 0 picks a free port; the
-``ready`` line says which. Whatever happens (Ctrl-C, SIGTERM, a failed step, a worker
-that dies), every process started is stopped before ``up`` returns.
+``ready`` line says which. A Lambda worker that dies (a crash, ``kill -9``) is replaced
+by the runtime and its invocation retried; ``up`` prints one line about it and runs on.
+Whatever happens (Ctrl-C, SIGTERM, a failed step, the API worker that dies), every
+process started is stopped before ``up`` returns.
 
 >>> up(UpOptions(demo=True, delivery_delay=0))                       # doctest: +SKIP
 ready: api=http://127.0.0.1:8000 aws=http://127.0.0.1:4566
@@ -190,10 +193,9 @@ def check_port_free(port: int, option: str) -> None:
 
 @dataclass
 class Worker:
-    """A started worker process and what it reported once ready.
+    """A started API worker process and what it reported once ready.
 
-    ``info`` is the worker's ready line: ``service``, ``invoke`` (its Invoke API URL),
-    ``api_port`` (None unless it serves the routes) and ``functions`` (ARNs).
+    ``info`` is the worker's ready line: ``service`` and ``api_port``.
     """
 
     service: str
@@ -349,8 +351,10 @@ class LocalCloud:
     returned: the options may ask for port 0.
     """
 
-    def __init__(self, options: UpOptions, log: Callable[[str], None]) -> None:
+    def __init__(self, options: UpOptions, log: Callable[[str], None],
+                 notice: Callable[[str], None] | None = None) -> None:
         self.options = options
+        self._notice = notice or log
         self.stage = with_delivery_delay(load_stage(LOCAL_STAGE), options.delivery_delay)
         self._log = log
         self.endpoint: Endpoint | None = None
@@ -404,36 +408,31 @@ class LocalCloud:
         self._saved_endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
         os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         step(f"endpoint accepting on {self.aws_url}")
-        # The workers start their interpreters while this process resolves what they run.
-        for name in (s.name for s in self.stage.services):
-            self.workers.append(start_worker(name, self.aws_url, self.log_dir))
-        step(f"workers started (logs in {self.log_dir})")
+        assert self.endpoint.runtime is not None
+        self.endpoint.runtime.on_worker_lost = self._notice
+        # The API worker starts its interpreter while this process resolves what it runs.
         services = [load_service(self.stage, s.name) for s in self.stage.services]
-        api_service = next((s.name for s in services if s.app.routes), None)
+        api_service = next((s for s in services if s.app.routes), None)
         if api_service is None:
             raise StartupError("no service serves HTTP routes: nothing would listen on "
                                "--api-port")
-        for worker, local in zip(self.workers, services, strict=True):
-            account = self.stage.service(local.name).account
-            worker.hand_over(worker_spec(
-                self.stage, local, endpoint=self.aws_url,
-                credentials=account_credentials(self.stage, account),
-                api_port=options.api_port if local.name == api_service else None))
-        step("workers given their specs")
+        self.workers.append(start_worker(api_service.name, self.aws_url, self.log_dir))
+        step(f"API worker started (log in {self.log_dir})")
+        account = self.stage.service(api_service.name).account
+        self.workers[0].hand_over(worker_spec(
+            self.stage, api_service, endpoint=self.aws_url,
+            credentials=account_credentials(self.stage, account), api_port=options.api_port))
+        step("API worker given its spec")
         apply(self.stage, self.sessions)
         step("create done")
         subscribe(self.stage, self.sessions,
                   function_arns=deploy(self.stage, self.sessions, services))
-        step("functions deployed, subscribe done")
+        step("functions deployed from their packages, subscribe done")
         wait_ready(self.workers, WORKER_READY_SECONDS)
-        for worker in self.workers:
-            for arn in worker.info["functions"]:
-                self.endpoint.register_lambda(arn, worker.info["invoke"])
-            if worker.info.get("api_port"):
-                self.api_port = int(worker.info["api_port"])
+        self.api_port = int(self.workers[0].info.get("api_port") or 0)
         if not self.api_port:
-            raise StartupError(f"worker {api_service} does not serve its routes")
-        step("workers ready")
+            raise StartupError(f"worker {api_service.name} does not serve its routes")
+        step("API worker ready")
 
     def check_workers(self) -> None:
         """Raise WorkerExited if a worker died."""
@@ -585,7 +584,10 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
         if options.verbose:
             print(message, file=err, flush=True)
 
-    cloud = LocalCloud(options, log)
+    def notice(message: str) -> None:
+        print(message, file=err, flush=True)
+
+    cloud = LocalCloud(options, log, notice)
     stop = threading.Event()
     failed = True  # service logs are kept when something went wrong
     with _Signals().installed() as signals:

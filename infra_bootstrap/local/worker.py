@@ -1,7 +1,8 @@
-"""One service of the local cloud: its Chalice routes and its Lambda handlers, in one process.
+"""One service's HTTP routes for the local cloud: its Chalice app, in its own process.
 
-``local up`` starts one worker per service and writes its resolved configuration (a
-:class:`~infra_bootstrap.local.handoff.WorkerSpec`, JSON) to the worker's stdin::
+``local up`` starts one worker per service that has routes and writes its resolved
+configuration (a :class:`~infra_bootstrap.local.handoff.WorkerSpec`, JSON) to the
+worker's stdin::
 
     python -m infra_bootstrap.local.worker --service order-service \\
         --parent-pid 1234 --ready-fd 5 < order-service.json
@@ -9,15 +10,12 @@
 The worker runs what the spec says, and derives nothing itself: it never reads the
 topology or Chalice's configuration. It holds that service account's credentials only
 (no profile, config file or instance metadata is consulted), runs with the environment
-of the service's Chalice stage plus ``AWS_ENDPOINT_URL``, imports each function's handler
-as Lambda does (``app.on_order_created``: module ``app`` from the service's folder),
-serves the Chalice routes with Chalice's own local dev server (``chalice.local``) and
-answers Lambda ``Invoke`` requests for its functions on a threaded server, so the
-router's deliveries run concurrently. Each handler gets the event as the router posts it
-and a Lambda context whose remaining time counts down from the function's deployed
-timeout. Once both servers accept requests it writes one JSON line to ``--ready-fd`` (its
-invoke URL, its API port, its function ARNs; ``local up`` registers them with the
-router), and it exits when its parent dies or on SIGTERM.
+of the service's Chalice stage plus ``AWS_ENDPOINT_URL``, imports the app as Lambda does
+(``app.app``: module ``app`` from the service's folder) and serves its routes with
+Chalice's own local dev server (``chalice.local``). The service's Lambda functions (its
+subscriptions) do not run here: the local cloud's Lambda runtime runs them from their
+deployment packages. Once serving it writes one JSON line to ``--ready-fd`` (its API
+port), and it exits when its parent dies or on SIGTERM.
 """
 
 from __future__ import annotations
@@ -31,19 +29,13 @@ import signal
 import sys
 import threading
 import time
-import traceback
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 
 from infra_bootstrap.local.api_requests import handler_class
-from infra_bootstrap.local.handoff import API_HANDLER, ApiSpec, FunctionSpec, WorkerSpec
+from infra_bootstrap.local.handoff import API_HANDLER, ApiSpec, WorkerSpec
 
 HOST = "127.0.0.1"
-INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
-INVOKE_PATH_SUFFIX = "/invocations"
 # Linux prctl option: deliver this signal when the parent thread dies (prctl(2)).
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 0.5
@@ -53,163 +45,6 @@ LISTEN_BACKLOG = 256
 CREDENTIAL_ISOLATION = {"AWS_CONFIG_FILE": os.devnull,
                         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                         "AWS_EC2_METADATA_DISABLED": "true"}
-
-
-@dataclass(frozen=True)
-class InvokeResult:
-    """What the Lambda Invoke API answers: status, headers and the JSON body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-def invoke(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> InvokeResult:
-    """Run one handler as Lambda does; a raised exception becomes a function error.
-
-    Lambda's Invoke answers 200 in both cases; a function error is flagged by the
-    ``X-Amz-Function-Error: Unhandled`` header and a body with ``errorMessage``,
-    ``errorType`` and ``stackTrace`` (Lambda API Reference, Invoke; Lambda Developer
-    Guide, "AWS Lambda function errors in Python").
-
-    >>> invoke(lambda e, c: {"ok": e}, 1, None).body
-    b'{"ok": 1}'
-    >>> invoke(lambda e, c: 1 / 0, 1, None).headers
-    {'Content-Type': 'application/json', 'X-Amz-Function-Error': 'Unhandled'}
-    """
-    try:
-        result = handler(event, context)
-    except Exception as exc:  # the function's error, reported the way Lambda reports it
-        stack = traceback.format_tb(exc.__traceback__)
-        traceback.print_exc(file=sys.stderr)
-        body = {"errorMessage": str(exc), "errorType": type(exc).__name__,
-                "stackTrace": [line.rstrip("\n") for line in stack]}
-        return InvokeResult(200, {"Content-Type": "application/json",
-                                  "X-Amz-Function-Error": "Unhandled"},
-                            json.dumps(body).encode())
-    return InvokeResult(200, {"Content-Type": "application/json"},
-                        json.dumps(result, default=str).encode())
-
-
-def function_name_of(path: str) -> str | None:
-    """The function named in an Invoke path, or None for any other path.
-
-    >>> function_name_of("/2015-03-31/functions/order-service-local-on_x/invocations")
-    'order-service-local-on_x'
-    >>> function_name_of("/orders") is None
-    True
-    """
-    path = path.split("?", 1)[0]
-    if not (path.startswith(INVOKE_PATH_PREFIX) and path.endswith(INVOKE_PATH_SUFFIX)):
-        return None
-    name = path[len(INVOKE_PATH_PREFIX):-len(INVOKE_PATH_SUFFIX)]
-    # The path may carry the full ARN instead of the name, as Lambda's API allows.
-    return name.rsplit(":function:", 1)[-1].split(":", 1)[0] or None
-
-
-def log_stream_name(now: float, instance: str) -> str:
-    """A Lambda log stream name: ``YYYY/MM/DD/[$LATEST]<instance id>``. Pure.
-
-    >>> log_stream_name(0, "0123abcd")
-    '1970/01/01/[$LATEST]0123abcd'
-    """
-    return time.strftime("%Y/%m/%d/", time.gmtime(now)) + f"[$LATEST]{instance}"
-
-
-@dataclass(frozen=True)
-class Registered:
-    """A function this worker serves: what was deployed, and the code behind it."""
-
-    function: FunctionSpec
-    handler: Callable[[Any, Any], Any]
-    log_stream_name: str
-
-
-class LambdaContext:
-    """The context object a Python handler receives, for one invocation.
-
-    Attributes and method as the Lambda Developer Guide lists them ("Lambda context
-    object in Python"); the remaining time counts down from the function's timeout.
-
-    >>> f = FunctionSpec("s-local-f", "arn:aws:lambda:eu-west-1:1:function:s-local-f",
-    ...                  "app.f", 3, 256, "/aws/lambda/s-local-f")
-    >>> c = LambdaContext(Registered(f, print, "x"), "r-1")
-    >>> c.memory_limit_in_mb, 2900 < c.get_remaining_time_in_millis() <= 3000
-    (256, True)
-    """
-
-    def __init__(self, registered: Registered, request_id: str) -> None:
-        function = registered.function
-        self.function_name = function.function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = function.memory_mb
-        self.aws_request_id = request_id
-        self.log_group_name = function.log_group
-        self.log_stream_name = registered.log_stream_name
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + function.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def invoke_handler_class(functions: Mapping[str, Registered]) -> type[BaseHTTPRequestHandler]:
-    """The request handler of the invoke server: Lambda's Invoke API for ``functions``
-    (function name -> what runs it)."""
-    class InvokeHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            name = function_name_of(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            payload = self.rfile.read(length) if length else b""
-            registered = functions.get(name or "")
-            if registered is None:
-                self._send(404, {"Content-Type": "application/json",
-                                 "x-amzn-ErrorType": "ResourceNotFoundException"},
-                           json.dumps({"Type": "User", "Message":
-                                       f"Function not found: {name}"}).encode())
-                return
-            try:
-                event = json.loads(payload or b"{}")
-            except ValueError:
-                self._send(400, {"Content-Type": "application/json",
-                                 "x-amzn-ErrorType": "InvalidRequestContentException"},
-                           b'{"Type": "User", "Message": "Could not parse request body"}')
-                return
-            request_id = self.headers.get("X-Amzn-RequestId") or str(uuid.uuid4())
-            context = LambdaContext(registered, request_id)
-            result = invoke(registered.handler, event, context)
-            self._send(result.status, {**result.headers, "X-Amzn-RequestId": request_id},
-                       result.body)
-
-        def do_GET(self) -> None:
-            if self.path == "/_local/health":
-                self._send(200, {"Content-Type": "application/json"}, b'{"ok": true}')
-            else:
-                self._send(404, {"Content-Type": "application/json"}, b'{"message": "no route"}')
-
-        def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(f"invoke: {format % args}\n")
-
-    return InvokeHandler
-
-
-class InvokeServer(ThreadingHTTPServer):
-    # socketserver's default listen backlog is 5: a burst of concurrent deliveries
-    # would see connection resets.
-    request_queue_size = LISTEN_BACKLOG
-    daemon_threads = True
 
 
 def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
@@ -295,15 +130,6 @@ def import_handler(app_dir: str, handler: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def registered_functions(spec: WorkerSpec) -> dict[str, Registered]:
-    """Function name -> the deployed function and the handler that runs it."""
-    instance = uuid.uuid4().hex
-    return {function.function_name: Registered(
-                function, import_handler(spec.app_dir, function.handler),
-                log_stream_name(time.time(), instance))
-            for function in spec.functions}
-
-
 def read_spec(stream: IO[str], service: str) -> WorkerSpec:
     """The spec ``local up`` wrote to stdin, checked to be this worker's."""
     spec = WorkerSpec.from_json(stream.read())
@@ -329,35 +155,22 @@ def run(args: argparse.Namespace, spec: WorkerSpec) -> int:
                                      variables=spec.environment)
     os.environ.clear()
     os.environ.update(environment)
-    functions = registered_functions(spec)
-
-    invoke_server = InvokeServer((HOST, 0), invoke_handler_class(functions))
-    servers: list[Any] = [invoke_server]
-    api_port = None
-    if spec.api is not None:
-        try:
-            api = api_server(import_handler(spec.app_dir, API_HANDLER), spec.stage, spec.api)
-        except OSError as exc:
-            print(f"error: port {spec.api.port} on {HOST} is in use ({exc.strerror})",
-                  file=sys.stderr)
-            return 1
-        servers.append(api.server)
-        api_port = api.server.server_address[1]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    ready = {"service": spec.service,
-             "invoke": f"http://{HOST}:{invoke_server.server_address[1]}",
-             "api_port": api_port,
-             "functions": [r.function.arn for r in functions.values()]}
+    try:
+        api = api_server(import_handler(spec.app_dir, API_HANDLER), spec.stage, spec.api)
+    except OSError as exc:
+        print(f"error: port {spec.api.port} on {HOST} is in use ({exc.strerror})",
+              file=sys.stderr)
+        return 1
+    server = api.server
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ready = {"service": spec.service, "api_port": server.server_address[1]}
     if args.ready_fd is not None:
         with os.fdopen(args.ready_fd, "w") as channel:
             channel.write(json.dumps(ready) + "\n")
     print(f"worker ready: {json.dumps(ready)}", file=sys.stderr, flush=True)
     stop.wait()
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    server.shutdown()
+    server.server_close()
     return 0
 
 

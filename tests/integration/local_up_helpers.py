@@ -172,6 +172,20 @@ def worker_pids(pid: int) -> dict[str, int]:
     return workers
 
 
+def lambda_worker_pids(pid: int) -> set[int]:
+    """The Lambda runtime's worker processes of `local up` (``pid``): its children running
+    localcloud/runtime/bootstrap.py."""
+    found = set()
+    for child in child_pids(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.endswith(b"runtime/bootstrap.py") for arg in argv):
+            found.add(child)
+    return found
+
+
 class Cloud:
     """The shared local cloud, seen from the outside: HTTP, boto3, the event logs."""
 

@@ -1,10 +1,12 @@
-"""The pieces of `local up`, in process: output lines, the worker's Lambda wire shape and
-context, the environments of the workers, the local deploy against moto, the port check,
-and what a failed startup leaves behind. Fast; the only local cloud started is the one
+"""The pieces of `local up`, in process: output lines, the API worker's spec and
+environment, the local deploy against moto with real deployment packages, the port
+check, and what a failed startup leaves behind. Fast; the only local cloud started is the one
 whose startup fails."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -13,22 +15,19 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra_bootstrap import configure
 from infra_bootstrap.errors import AwsCallError
 from infra_bootstrap.local import deploy as local_deploy
 from infra_bootstrap.local import up as local_up
 from infra_bootstrap.local import worker
 from infra_bootstrap.local.deploy import LocalFunction
-from infra_bootstrap.local.handoff import FunctionSpec, WorkerSpec
+from infra_bootstrap.local.handoff import WorkerSpec
 from infra_bootstrap.sessions import AccountSessions
 from infra_bootstrap.topology import load_stage
 
@@ -38,11 +37,6 @@ ORDER_FUNCTION = LocalFunction(
     service="order-service", subscription="on_delivery_updated",
     function_name="order-service-local-on_delivery_updated",
     arn="arn:aws:lambda:eu-west-1:222222222222:function:order-service-local-on_delivery_updated")
-
-
-def served(function: LocalFunction, *, timeout_seconds: int, memory_mb: int) -> FunctionSpec:
-    return FunctionSpec(function.function_name, function.arn, function.handler,
-                        timeout_seconds, memory_mb, f"/aws/lambda/{function.function_name}")
 
 
 def test_ready_and_accounts_lines() -> None:
@@ -86,110 +80,32 @@ def test_functions_are_named_and_grouped_as_chalice_deploy_names_them() -> None:
         "order-service": {"on_delivery_updated": ORDER_FUNCTION.arn}}
 
 
-def test_invoke_paths_name_the_function() -> None:
-    path = "/2015-03-31/functions/order-service-local-on_delivery_updated/invocations"
-    assert worker.function_name_of(path) == "order-service-local-on_delivery_updated"
-    assert worker.function_name_of(
-        f"/2015-03-31/functions/{ORDER_FUNCTION.arn}/invocations?Qualifier=x"
-    ) == ORDER_FUNCTION.function_name
-    assert worker.function_name_of("/orders") is None
-
-
-@pytest.fixture
-def invoke_url() -> Iterator[str]:
-    """The worker's invoke server with one function that echoes or raises."""
-    def handler(event: Any, context: Any) -> Any:
-        if event.get("fail"):
-            raise ValueError(f"refused {event['fail']}")
-        return {"echo": event, "function": context.function_name,
-                "request_id": context.aws_request_id,
-                "arn": context.invoked_function_arn,
-                "memory": context.memory_limit_in_mb,
-                "remaining_ms": context.get_remaining_time_in_millis(),
-                "log": [context.log_group_name, context.log_stream_name]}
-
-    registered = {ORDER_FUNCTION.function_name: worker.Registered(
-        served(ORDER_FUNCTION, timeout_seconds=30, memory_mb=256), handler,
-        "2030/01/01/[$LATEST]0123abcd")}
-    server = worker.InvokeServer(("127.0.0.1", 0), worker.invoke_handler_class(registered))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _invoke(url: str, name: str, event: Any) -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(f"{url}/2015-03-31/functions/{name}/invocations",
-                                     data=json.dumps(event).encode(), method="POST",
-                                     headers={"X-Amzn-RequestId": "req-1"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
-
-
-def test_the_worker_answers_invoke_as_lambda_does(invoke_url: str) -> None:
-    status, headers, body = _invoke(invoke_url, ORDER_FUNCTION.function_name, {"id": "e-1"})
-
-    assert status == 200
-    assert "X-Amz-Function-Error" not in headers
-    assert headers["X-Amzn-RequestId"] == "req-1"
-    remaining_ms = body.pop("remaining_ms")
-    assert body == {"echo": {"id": "e-1"}, "function": ORDER_FUNCTION.function_name,
-                    "request_id": "req-1", "arn": ORDER_FUNCTION.arn, "memory": 256,
-                    "log": ["/aws/lambda/order-service-local-on_delivery_updated",
-                            "2030/01/01/[$LATEST]0123abcd"]}
-    # The clock starts when the invocation arrives, at the function's 30 s timeout.
-    assert 25_000 < remaining_ms <= 30_000
-
-
-def test_the_remaining_time_counts_down_to_zero_from_the_timeout() -> None:
-    registered = worker.Registered(served(ORDER_FUNCTION, timeout_seconds=0, memory_mb=128),
-                                   print, "s")
-
-    assert worker.LambdaContext(registered, "r").get_remaining_time_in_millis() == 0
-
-
-def test_the_worker_spec_is_what_chalice_deploy_gives_each_function() -> None:
+def test_the_api_worker_spec_is_the_services_stage() -> None:
     stage = local_deploy.with_delivery_delay(load_stage("local"), 2.5)
-    service = local_deploy.load_service(stage, "delivery-service")
+    service = local_deploy.load_service(stage, "order-service")
 
     spec = local_deploy.worker_spec(stage, service, endpoint="http://127.0.0.1:1",
-                                    credentials={"AWS_ACCESS_KEY_ID": "k"}, api_port=None)
+                                    credentials={"AWS_ACCESS_KEY_ID": "k"}, api_port=0)
 
-    # The delay plus configure's working time, and Chalice's default memory.
-    timeout = configure.lambda_timeout(stage, stage.service("delivery-service"))
-    assert timeout == 3 + configure.WORK_SECONDS
-    [function] = service.functions
-    assert spec.functions == (served(function, timeout_seconds=timeout, memory_mb=128),)
-    assert spec.functions[0].handler == "app.on_order_created"
-    assert spec.environment["DELIVERY_DELAY_SECONDS"] == "2.5"
-    assert spec.environment["TABLE_NAME"] == "delivery-service-state"
-    assert (spec.service, spec.stage, spec.region, spec.api) == (
-        "delivery-service", "local", "eu-west-1", None)
-    assert spec.app_dir == str(REPO_ROOT / "delivery_service")
+    assert spec.environment["TABLE_NAME"] == "order-service-state"
+    assert (spec.service, spec.stage, spec.region, spec.api.port) == (
+        "order-service", "local", "eu-west-1", 0)
+    assert spec.app_dir == str(REPO_ROOT / "order_service")
     assert WorkerSpec.from_json(spec.to_json()) == spec
 
 
-def test_handlers_are_imported_as_lambda_imports_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    (tmp_path / "handlers_of_this_test.py").write_text(
-        "def on_thing(event, context):\n    return {'got': event}\n")
-    function = FunctionSpec("f", "arn:aws:lambda:eu-west-1:1:function:f",
-                            "handlers_of_this_test.on_thing", 3, 128, "/aws/lambda/f")
-    spec = WorkerSpec(service="s", stage="local", region="eu-west-1", app_dir=str(tmp_path),
-                      endpoint="http://127.0.0.1:1", credentials={}, environment={},
-                      functions=(function,), api=None)
+def test_the_deployment_package_is_laid_out_as_chalice_packages_it() -> None:
+    files = dict(local_deploy.package_files(REPO_ROOT / "delivery_service"))
 
-    [registered] = worker.registered_functions(spec).values()
-
-    assert registered.function == function
-    assert registered.handler({"n": 1}, None) == {"got": {"n": 1}}
+    assert files["app.py"] == REPO_ROOT / "delivery_service" / "app.py"
+    shipped = {f"backbone/{p.relative_to(REPO_ROOT / 'backbone').as_posix()}"
+               for p in (REPO_ROOT / "backbone").rglob("*")
+               if p.is_file() and p.suffix in {".py", ".json"} and "__pycache__" not in p.parts}
+    assert shipped <= set(files)
+    assert not [name for name in files if name.startswith("vendor/") or ".pyc" in name]
+    with zipfile.ZipFile(io.BytesIO(local_deploy.deployment_package(
+            REPO_ROOT / "delivery_service"))) as archive:
+        assert sorted(archive.namelist()) == sorted(files)
 
 
 def test_the_worker_needs_nothing_but_its_spec() -> None:
@@ -228,24 +144,6 @@ def test_handlers_see_no_aws_variable_but_their_accounts() -> None:
     assert handlers["PATH"] == "/usr/bin"
 
 
-def test_a_raising_handler_is_a_function_error_not_an_http_error(invoke_url: str) -> None:
-    status, headers, body = _invoke(invoke_url, ORDER_FUNCTION.function_name, {"fail": "x"})
-
-    assert status == 200
-    assert headers["X-Amz-Function-Error"] == "Unhandled"
-    assert body["errorType"] == "ValueError"
-    assert body["errorMessage"] == "refused x"
-    assert isinstance(body["stackTrace"], list) and body["stackTrace"]
-
-
-def test_an_unknown_function_is_resource_not_found(invoke_url: str) -> None:
-    status, headers, body = _invoke(invoke_url, "no-such-function", {})
-
-    assert status == 404
-    assert headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
-    assert "no-such-function" in body["Message"]
-
-
 def test_a_listening_port_is_reported_by_number_and_option() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -272,13 +170,13 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     lam = sessions.client("333333333333", "lambda")
     config = lam.get_function_configuration(FunctionName=delivery)
     assert config["Role"] == "arn:aws:iam::333333333333:role/delivery-service-local"
-    # What the worker's context counts down from is what was deployed.
-    spec = local_deploy.worker_spec(stage, services[1], endpoint="http://127.0.0.1:1",
-                                    credentials={}, api_port=None)
-    [function] = spec.functions
+    [function] = services[1].functions
+    limits = local_deploy.function_limits(services[1].config, "local", function.subscription)
     assert (config["FunctionArn"], config["Handler"]) == (function.arn, function.handler)
-    assert (config["Timeout"], config["MemorySize"]) == (
-        function.timeout_seconds, function.memory_mb)
+    assert (config["Timeout"], config["MemorySize"]) == (limits.timeout_seconds,
+                                                         limits.memory_mb)
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(
+        local_deploy.deployment_package(services[1].project_dir)).digest()).decode()
     assert config["Environment"]["Variables"]["DELIVERY_DELAY_SECONDS"] == "0"
     assert config["Environment"]["Variables"]["TABLE_NAME"] == "delivery-service-state"
     iam = sessions.client("333333333333", "iam")
@@ -376,49 +274,21 @@ def test_a_failed_startup_step_stops_every_worker_and_keeps_their_logs(
     with pytest.raises(AwsCallError):
         local_up.up(local_up.UpOptions(delivery_delay=0, aws_port=0, api_port=0), out, err)
 
-    assert [w.service for w in started] == ["order-service", "delivery-service"]
+    assert [w.service for w in started] == ["order-service"]
     assert all(w.process.returncode is not None for w in started)
     assert out.getvalue() == ""
     [kept] = tmp_path.glob("backbone-local-*")
     assert err.getvalue() == f"service logs kept in {kept}\n"
-    # The endpoint's own log (requests, tracebacks) is kept with the services' logs.
-    assert sorted(p.name for p in kept.iterdir()) == ["delivery-service.log", "endpoint.log",
-                                                      "order-service.log"]
+    # The endpoint's own log (requests, tracebacks) is kept with the API worker's log.
+    assert sorted(p.name for p in kept.iterdir()) == ["endpoint.log", "order-service.log"]
     assert "AWS_ENDPOINT_URL" not in os.environ
-
-
-def test_a_worker_runs_the_functions_of_its_spec(tmp_path: Path) -> None:
-    stage = local_deploy.with_delivery_delay(load_stage("local"), 0)
-    service = local_deploy.load_service(stage, "delivery-service")
-    spec = local_deploy.worker_spec(stage, service, endpoint="http://127.0.0.1:9",
-                                    credentials={"AWS_ACCESS_KEY_ID": "k",
-                                                 "AWS_SECRET_ACCESS_KEY": "s"},
-                                    api_port=None)
-    started = local_up.start_worker("delivery-service", spec.endpoint, tmp_path)
-    try:
-        started.hand_over(spec)
-        local_up.wait_ready([started], timeout=local_up.WORKER_READY_SECONDS)
-
-        assert started.info["functions"] == [f.arn for f in spec.functions]
-        assert started.info["api_port"] is None
-        # The subscription's entry point, as deployed: it checks the event's schema first.
-        status, headers, body = _invoke(started.info["invoke"], spec.functions[0].function_name,
-                                        {"id": "e-1", "source": "order-service",
-                                         "detail-type": "Order.Created", "account": "1",
-                                         "detail": {"data": {}, "meta": {}}})
-    finally:
-        local_up.stop_workers([started])
-
-    assert status == 200
-    assert headers["X-Amz-Function-Error"] == "Unhandled"
-    assert body["errorType"] == "SchemaViolation"
 
 
 def test_a_worker_given_another_services_spec_exits_with_one_line(tmp_path: Path) -> None:
     stage = load_stage("local")
     spec = local_deploy.worker_spec(stage, local_deploy.load_service(stage, "order-service"),
                                     endpoint="http://127.0.0.1:9", credentials={},
-                                    api_port=None)
+                                    api_port=0)
     started = local_up.start_worker("delivery-service", spec.endpoint, tmp_path)
     started.hand_over(spec)
 

@@ -94,3 +94,37 @@ def test_template_functions_carry_the_configured_stage(packaged) -> None:
     assert roles
     for role in roles:
         assert [p["PolicyDocument"] for p in role["Policies"]] == [expected.policy]
+
+
+SUBSCRIPTION = {"order-service": ("on_delivery_updated", "Delivery.Updated", "delivery-service"),
+                "delivery-service": ("on_order_created", "Order.Created", "order-service")}
+
+
+def test_the_deployment_zip_runs_in_the_local_lambda_runtime(packaged) -> None:
+    """The zip `chalice package` built, created through the Lambda API and invoked: its
+    handler imports (app.py with backbone from vendor/) and checks the event's schema."""
+    import boto3
+
+    from localcloud.endpoint import Endpoint
+
+    service, out = packaged
+    handler, detail_type, source = SUBSCRIPTION[service]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    with Endpoint(port=0) as endpoint:
+        options = {"endpoint_url": endpoint.url, "region_name": STAGE.region,
+                   "aws_access_key_id": "packaging", "aws_secret_access_key": "packaging"}
+        role = boto3.client("iam", **options).create_role(
+            RoleName=f"{service}-packaged", AssumeRolePolicyDocument=json.dumps(trust))
+        lam = boto3.client("lambda", **options)
+        lam.create_function(FunctionName=f"{service}-packaged", Runtime="python3.11",
+                            Role=role["Role"]["Arn"], Handler=f"app.{handler}", Timeout=30,
+                            Code={"ZipFile": (out / "deployment.zip").read_bytes()})
+        response = lam.invoke(FunctionName=f"{service}-packaged", Payload=json.dumps({
+            "id": "e-1", "source": source, "detail-type": detail_type, "account": "1",
+            "detail": {"data": {}, "meta": {}}}).encode())
+        error = json.loads(response["Payload"].read())
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "SchemaViolation", error
