@@ -114,26 +114,33 @@ def invocation_record(*, request_id: str, function_arn: str, condition: str,
 
 # Errors of a run that was stopped (killed or timed out): its deadline is real time.
 STOPPED_RUN_ERRORS = frozenset({"Runtime.ExitError", "Sandbox.Timedout"})
+# How long after a stopped run's deadline its retry comes, at least. A handler may hold a
+# lease until its invocation's deadline plus a margin for clock differences
+# (backbone.idempotency: 1 s); the run's deadline also counts from when its worker read
+# the request, which a loaded machine may delay. Real seconds.
+STOPPED_RUN_GRACE_S = 5.0
 
 
 def retry_wait_s(scaled_wait_s: float, result: InvocationResult, *, timeout_s: float) -> float:
     """The local wait before a retry: Lambda's wait, scaled, but never shorter than the
-    function's timeout after a run that was stopped (killed or timed out).
+    function's timeout plus :data:`STOPPED_RUN_GRACE_S` after a run that was stopped
+    (killed or timed out).
 
-    A handler may hold a lease for its invocation's remaining time (real time); on AWS the
-    one and two minute waits outlast it for usual timeouts, so a retry finds it expired.
-    Scaled to milliseconds, a retry would meet the lease of the run it replaces and fail
-    again, until the retries were spent.
+    A handler may hold a lease for its invocation's remaining time (real time) plus a
+    margin. On AWS a retry that still meets the lease of the run it replaces (a run
+    killed early, with a timeout over a minute) fails, and the next retry, two minutes
+    later, finds it expired. Scaled to milliseconds, every retry would meet it and the
+    event would be dead-lettered; so the first retry waits until the lease is surely gone.
 
     >>> stopped = InvocationResult(200, {"errorType": "Runtime.ExitError"}, "Unhandled")
     >>> retry_wait_s(0.1, stopped, timeout_s=3)
-    3
+    8.0
     >>> retry_wait_s(0.1, InvocationResult(200, {"errorType": "ValueError"}), timeout_s=3)
     0.1
     """
     payload = result.payload if isinstance(result.payload, dict) else {}
     if payload.get("errorType") in STOPPED_RUN_ERRORS:
-        return max(scaled_wait_s, timeout_s)
+        return max(scaled_wait_s, timeout_s + STOPPED_RUN_GRACE_S)
     return scaled_wait_s
 
 
