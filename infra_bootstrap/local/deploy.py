@@ -15,7 +15,7 @@ the local cloud's Lambda runtime runs it from that zip, as the execution role.
 Deploying needs a running endpoint (``local up`` does it, or ``scripts/deploy``)::
 
     deploy(stage, AccountSessions(stage), [order])
-    # {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...:order-service-local-on_delivery_updated'}}
+    # {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...:function:...'}}
 
 ``load_service`` is the one place that turns a service into its app, Chalice config and
 functions; ``local up`` calls it once per service, deploys from it and hands the API
