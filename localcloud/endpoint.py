@@ -20,16 +20,13 @@ import sys
 import threading
 from types import FrameType
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localcloud import replays
+from localcloud import moto_speedups, replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
+from localcloud.dispatch import Dispatcher
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
@@ -108,11 +105,12 @@ class Endpoint:
             return self
         if self.port:
             _check_port_free(self.host, self.port)
+        moto_speedups.install()  # same responses, less per-request work (see the module)
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
                         invoker=self._invoker or RegisteredFirst(self.workers, runtime))
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
+        app = Gateway(Dispatcher(create_backend_app), router, state=state,
                       workers=self.workers, control=self.control)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
