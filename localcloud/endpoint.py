@@ -20,10 +20,10 @@ import sys
 import threading
 from types import FrameType
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localcloud import moto_speedups, replays
+from localcloud import keepalive, moto_speedups, replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.dispatch import Dispatcher
@@ -37,10 +37,8 @@ from localcloud.runtime.invoker import LambdaRuntime
 from localcloud.sts import LocalSts
 
 
-class _RequestHandler(MotoRequestHandler):
+class _RequestHandler(keepalive.KeepAliveRequestHandler):
     """moto's handler, with keep-alive connections and without a log line per request."""
-
-    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -140,6 +138,7 @@ class Endpoint:
         """Stop serving and routing (in-memory state stays in moto's backends)."""
         if self._server is not None:
             self._server.shutdown()
+            keepalive.end_connections(self._server)  # no request served after stop
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
