@@ -95,3 +95,42 @@ def test_a_handler_class_still_finds_its_actions() -> None:
 
     names = responses.method_names_from_class(DynamoHandler)
     assert "get_item" in names and "update_item" in names and "nothing" not in names
+
+
+def test_an_update_expression_used_again_takes_each_call_s_own_values() -> None:
+    moto_speedups.install()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        ddb.put_item(TableName="t", Item={"pk": {"S": "o"}, "gone": {"S": "x"}})
+
+        def update(status: str, add: str) -> dict[str, Any]:
+            return ddb.update_item(  # type: ignore[no-any-return]
+                TableName="t", Key={"pk": {"S": "o"}},
+                UpdateExpression="SET #s = :s ADD #n :n REMOVE #g",
+                ExpressionAttributeNames={"#s": "status", "#n": "count", "#g": "gone"},
+                ExpressionAttributeValues={":s": {"S": status}, ":n": {"N": add}},
+                ReturnValues="ALL_NEW")["Attributes"]
+
+        first = update("CREATED", "1")
+        second = update("DELIVERED", "2")
+        with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
+            ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
+        with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
+            ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
+
+    assert first == {"pk": {"S": "o"}, "status": {"S": "CREATED"}, "count": {"N": "1"}}
+    assert second == {"pk": {"S": "o"}, "status": {"S": "DELIVERED"}, "count": {"N": "3"}}
+
+
+def test_an_update_expression_is_parsed_once() -> None:
+    moto_speedups.install()
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    text = "SET #a = :a, #b = :b"
+    assert UpdateExpressionParser.make(text) is UpdateExpressionParser.make(text)
