@@ -90,15 +90,19 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         code_text, _, reason = status.partition(" ")
         code = int(code_text)
         self.send_response(code, reason)
-        names = set()
         for name, value in headers:
             self.send_header(name, value)  # a "Connection: close" of the app is honoured
-            names.add(name.lower())
         head = self.command == "HEAD"
         bodiless = head or code < 200 or code in _NO_BODY
-        if "content-length" not in names and not bodiless:
+        declared = [value.strip() for name, value in headers if name.lower() == "content-length"]
+        if not declared and not bodiless:
             self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
+        elif declared and not bodiless and declared[-1] != str(len(body)):
+            # The app's length is not its body's: the client reads what the header says,
+            # and the rest must not be taken for the next response.
+            self.close_connection = True
+        if self.close_connection and not any(name.lower() == "connection"
+                                             for name, _ in headers):
             self.send_header("Connection", "close")
         # Head and body in one write (end_headers would flush the head on its own).
         self._headers_buffer.append(b"\r\n")

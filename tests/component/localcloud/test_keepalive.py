@@ -7,11 +7,15 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
+from typing import Any
 
 import pytest
 from dataplane_support import Cloud
+from werkzeug.serving import make_server
 
 from localcloud.endpoint import Endpoint
+from localcloud.keepalive import KeepAliveRequestHandler
 
 
 def _connection(endpoint: Endpoint) -> http.client.HTTPConnection:
@@ -98,3 +102,22 @@ def test_stopping_the_endpoint_ends_its_open_connections() -> None:
         raw.sendall(b"GET /_local/stats HTTP/1.1\r\nHost: x\r\n\r\n")
         if raw.recv(1) == b"":  # closed by the endpoint: no answer
             raise ConnectionResetError("closed")
+
+
+def test_a_response_whose_length_is_not_its_body_s_closes_the_connection() -> None:
+    def wrong_length(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"four"]
+
+    server = make_server("127.0.0.1", 0, wrong_length, threaded=True,
+                         request_handler=KeepAliveRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+        connection.request("GET", "/")
+        answer = connection.getresponse()
+        assert answer.read() == b"fo"
+        assert answer.will_close
+    finally:
+        server.shutdown()
+        server.server_close()
