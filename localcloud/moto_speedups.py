@@ -24,6 +24,10 @@ changes (moto 5.2.5):
   (``UpdateExpressionParser.make``, bounded): nothing changes a parse tree in place, the
   validator works on its own deep copy (``Validator.__init__``), and an expression that
   does not parse raises every time, as before.
+- **That deep copy made through pickling's generic protocol** (``copy._reconstruct``
+  for every node). Parse-tree nodes are plain objects, so :func:`_copy_node` copies
+  each node's attributes directly (the memo keeps the parent links right), as moto
+  already does for its ``DynamoType`` and ``Item`` (their ``__deepcopy__``).
 
 :func:`install` applies them, once per process; the tests compare every DynamoDB
 response shape with moto's own serializer.
@@ -36,11 +40,13 @@ response shape with moto's own serializer.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from typing import Any
 
 from moto.core import responses, serialize
+from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,
 )
@@ -144,6 +150,19 @@ def _make(parser: type, expression: str) -> Any:
     return _parse_update_expression(parser, expression)
 
 
+def _copy_node(node: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` of a parse-tree node: what the generic protocol makes of an
+    object with a plain ``__dict__``, without going through it."""
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    result = node.__class__.__new__(node.__class__)
+    memo[id(node)] = result
+    result.__dict__.update({name: copy.deepcopy(value, memo)
+                            for name, value in node.__dict__.items()})
+    return result
+
+
 def install() -> None:
     """Apply the changes to moto in this process (idempotent)."""
     global _installed
@@ -157,4 +176,5 @@ def install() -> None:
         setattr(responses.BaseResponse, "_enrich_response",  # noqa: B010
                 staticmethod(_enrich_response))
         setattr(UpdateExpressionParser, "make", classmethod(_make))  # noqa: B010
+        setattr(Node, "__deepcopy__", _copy_node)  # noqa: B010
         _installed = True

@@ -134,3 +134,40 @@ def test_an_update_expression_is_parsed_once() -> None:
 
     text = "SET #a = :a, #b = :b"
     assert UpdateExpressionParser.make(text) is UpdateExpressionParser.make(text)
+
+
+def _shape(node: Any, seen: dict[int, int]) -> Any:
+    """A node's tree as plain data; each node numbered by first visit (parents too)."""
+    if not hasattr(node, "__dict__") or not hasattr(node, "children"):
+        return repr(node)
+    number = seen.setdefault(id(node), len(seen))
+    parent = node.parent
+    return (type(node).__name__, number,
+            None if parent is None else seen.setdefault(id(parent), len(seen)),
+            [_shape(child, seen) for child in node.children or []],
+            sorted((k, repr(v)) for k, v in vars(node).items()
+                   if k not in ("children", "parent")))
+
+
+def test_a_parse_tree_copies_to_an_equal_tree_of_new_nodes() -> None:
+    moto_speedups.install()
+    import copy
+
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    tree = UpdateExpressionParser.make(
+        "SET #a = :a, #b.c[2] = if_not_exists(#b, :z) + :one REMOVE #x ADD #n :n")
+    copied = copy.deepcopy(tree)
+    originals: set[int] = set()
+
+    def collect(node: Any) -> None:
+        originals.add(id(node))
+        for child in getattr(node, "children", None) or []:
+            if hasattr(child, "children"):
+                collect(child)
+
+    collect(tree)
+    assert _shape(copied, {}) == _shape(tree, {})
+    assert id(copied) not in originals and copied.children[0].parent is copied
