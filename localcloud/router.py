@@ -36,7 +36,7 @@ from localcloud.delivery import (
     DeliveryFailure,
 )
 from localcloud.envelope import RoutedEvent
-from localcloud.functions import FunctionInvoker, WorkerRegistry
+from localcloud.functions import NO_FUNCTIONS, FunctionInvoker
 from localcloud.lambda_async import AsyncInvocations
 from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
@@ -74,7 +74,7 @@ class Router:
                  invoker: FunctionInvoker | None = None) -> None:
         self.config = config = config or RouterConfig()
         self.state: CloudState = state or MotoState(config.cache_size)
-        self.invoker: FunctionInvoker = invoker or WorkerRegistry()
+        self.invoker: FunctionInvoker = invoker or NO_FUNCTIONS
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self.failures: deque[dict[str, Any]] = deque(maxlen=config.max_recorded_failures)
         self._stats_lock = threading.Lock()
