@@ -260,10 +260,13 @@ class Router:
             self.stats[stat] += amount
 
     def drop(self, event: RoutedEvent, stat: str, message: str) -> None:
-        """Count and log an event dropped before any delivery (``/_local/stats``)."""
+        """Count, log and notice (one console line) an event dropped before any delivery
+        (``/_local/stats``)."""
         self.count(stat)
         self.failures.append({"eventId": event.id, "ruleArn": None, "targetArn": None,
                               "code": stat, "message": message})
+        self.notices.add(lines.dropped_line(event.id, _detail_type(event), None,
+                                            f"{stat}: {message}"))
         log.warning("event %s dropped: %s", event.id, message)
 
     def record(self, delivery: Delivery, code: str, message: str) -> None:
