@@ -20,16 +20,13 @@ import sys
 import threading
 from types import FrameType
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localcloud import replays
+from localcloud import keepalive, moto_speedups, replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
+from localcloud.dispatch import Dispatcher
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker
 from localcloud.gateway import Gateway
@@ -40,10 +37,8 @@ from localcloud.runtime.invoker import LambdaRuntime
 from localcloud.sts import LocalSts
 
 
-class _RequestHandler(MotoRequestHandler):
+class _RequestHandler(keepalive.KeepAliveRequestHandler):
     """moto's handler, with keep-alive connections and without a log line per request."""
-
-    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -107,11 +102,12 @@ class Endpoint:
             return self
         if self.port:
             _check_port_free(self.host, self.port)
+        moto_speedups.install()  # same responses, less per-request work (see the module)
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url)
         router = Router(self.config, state=state,
                         invoker=self._invoker or runtime)
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
+        app = Gateway(Dispatcher(create_backend_app), router, state=state,
                       control=self.control)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
@@ -142,6 +138,7 @@ class Endpoint:
         """Stop serving and routing (in-memory state stays in moto's backends)."""
         if self._server is not None:
             self._server.shutdown()
+            keepalive.end_connections(self._server)  # no request served after stop
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
