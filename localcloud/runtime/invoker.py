@@ -91,7 +91,7 @@ class LambdaRuntime:
             raise FunctionUnreachable("function", function_arn, why_not)
         pool = self._pool(function)
         try:
-            worker = pool.acquire(max(ACQUIRE_TIMEOUT_S, 2 * timeout_s))
+            worker = self._live_worker(pool, function, max(ACQUIRE_TIMEOUT_S, 2 * timeout_s))
         except PoolExhausted as exc:
             raise FunctionUnreachable("function", function_arn, f"throttled: {exc}") from None
         except (WorkerStartError, BadPackage, RoleNotAssumable) as exc:
@@ -118,6 +118,20 @@ class LambdaRuntime:
         if reply.error is not None:
             return InvocationResult(200, reply.error, "Unhandled", lines)
         return InvocationResult(200, json.loads(reply.result or "null"), None, lines)
+
+    def _live_worker(self, pool: Pool[WorkerProcess], function: DeployedFunction,
+                     timeout_s: float) -> WorkerProcess:
+        """A worker of the pool that is still alive: one that died while idle (a crash, a
+        ``kill -9``) is replaced before it is given an invocation, and said so."""
+        while True:
+            worker = pool.acquire(timeout_s)
+            if worker.alive:
+                return worker
+            pool.release(worker, healthy=False)
+            self.workers_lost += 1
+            self.on_worker_lost(f"lambda: the worker of {function.name} (pid {worker.pid}) "
+                                f"exited while idle (code {worker.process.returncode}); "
+                                "replaced")
 
     def stop(self) -> None:
         """Stop every worker and remove the extracted packages."""

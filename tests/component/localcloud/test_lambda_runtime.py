@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
 import time
 import uuid
 import zipfile
@@ -237,6 +239,53 @@ def test_a_killed_worker_is_an_exit_error_and_is_replaced(cloud: Cloud, account:
                                                          "how": "die"})
     assert "FunctionError" not in response and "pid" in result
     assert cloud.endpoint.runtime is not None and cloud.endpoint.runtime.workers_lost >= 1
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_invocation(
+        cloud: Cloud, account: str) -> None:
+    create(cloud, account, "idle-victim", "talk")
+    assert invoke(cloud, account, "idle-victim", {})[1] == "said"   # a worker now idles
+    runtime = cloud.endpoint.runtime
+    assert runtime is not None
+    lost_before, lines = runtime.workers_lost, []
+    runtime.on_worker_lost, notice = lines.append, runtime.on_worker_lost
+    idle = [pid for pid in _bootstrap_pids() if _runs(pid, "idle-victim")]
+    assert idle
+    for pid in idle:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        response, result = invoke(cloud, account, "idle-victim", {})
+    finally:
+        runtime.on_worker_lost = notice
+
+    assert "FunctionError" not in response and result == "said"
+    assert runtime.workers_lost == lost_before + len(idle)
+    assert any("exited while idle" in line and line.endswith("; replaced") for line in lines)
+
+
+def _bootstrap_pids() -> list[int]:
+    """This process's children that run the Lambda runtime's bootstrap (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"bootstrap.py" in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def _runs(pid: int, function: str) -> bool:
+    """Does worker ``pid`` run ``function`` (its AWS_LAMBDA_FUNCTION_NAME)?"""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"AWS_LAMBDA_FUNCTION_NAME={function}".encode() in environ
 
 
 def _records(cloud: Cloud, account: str, name: str, handler: str) -> str:
