@@ -56,6 +56,7 @@ from infra_bootstrap.local.handoff import WorkerSpec
 from infra_bootstrap.operate import trace
 from infra_bootstrap.operate.lines import event_line
 from infra_bootstrap.operate.logs import LogTail, bus_logs
+from infra_bootstrap.operate.plain import terminal_safe
 from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
@@ -481,12 +482,12 @@ def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
     seen = 0
     while not stop.is_set():
         for logged in tail.poll():
-            print(event_line(logged), file=out, flush=True)
+            print(terminal_safe(event_line(logged)), file=out, flush=True)
         router = cloud.endpoint.router if cloud.endpoint is not None else None
         if router is not None:
             seen, fresh = router.notices.since(seen)
             for line in fresh:
-                print(line, file=out, flush=True)
+                print(terminal_safe(line), file=out, flush=True)
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
 
