@@ -61,6 +61,8 @@ from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
+from localcloud.chaos import ChaosSettings
+from localcloud.config import RouterConfig
 from localcloud.control import SECRET_ENV, control_secret
 from localcloud.endpoint import Endpoint
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
@@ -123,6 +125,7 @@ class UpOptions:
     aws_port: int = DEFAULT_PORT  # 0: a free port
     api_port: int = 8000  # 0: a free port
     verbose: bool = False
+    chaos: ChaosSettings | None = None  # --chaos: at-least-once delivery on demand
 
 
 # --- pure formatting ---------------------------------------------------------
@@ -405,13 +408,17 @@ class LocalCloud:
         self._saved_control_secret = os.environ.get(SECRET_ENV)
         os.environ[SECRET_ENV] = control_secret()
         self.endpoint = Endpoint(host=HOST, port=options.aws_port,
-                                 control_secret=os.environ[SECRET_ENV])
+                                 control_secret=os.environ[SECRET_ENV],
+                                 config=RouterConfig(chaos=options.chaos))
         self.endpoint.start()
         self.aws_port = self.endpoint.port
         # The bootstrap below is the AWS code; only the standard endpoint variable differs.
         self._saved_endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
         os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         step(f"endpoint accepting on {self.aws_url}")
+        chaos = self.endpoint.router.chaos if self.endpoint.router is not None else None
+        if chaos is not None:
+            self._notice(chaos.settings.describe())
         assert self.endpoint.runtime is not None
         self.endpoint.runtime.on_worker_lost = self._notice
         # The API worker starts its interpreter while this process resolves what it runs.
