@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from dataplane_support import LAMBDA_TRUST, REGION, Cloud
 
+from tests.polling import wait_until
+
 CODE = '''
 import json, os, time
 import boto3
@@ -253,6 +255,8 @@ def test_a_worker_killed_while_idle_is_replaced_before_the_next_invocation(
     assert idle
     for pid in idle:
         os.kill(pid, signal.SIGKILL)
+    for pid in idle:  # SIGKILL is asynchronous: wait until each one has exited
+        wait_until(lambda pid=pid: _exited(pid), 30, f"worker {pid} to exit")
     try:
         response, result = invoke(cloud, account, "idle-victim", {})
     finally:
@@ -277,6 +281,14 @@ def _bootstrap_pids() -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"bootstrap.py" in argv:
             found.append(int(entry.name))
     return found
+
+
+def _exited(pid: int) -> bool:
+    """Has process ``pid`` exited (a zombie not yet reaped, or gone)? Linux /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def _runs(pid: int, function: str) -> bool:
