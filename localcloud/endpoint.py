@@ -30,6 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from localcloud import replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
+from localcloud.drain import DrainGate, Leftovers, wait_drained
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
@@ -38,6 +39,9 @@ from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopb
 from localcloud.router import Router
 from localcloud.runtime.invoker import LambdaRuntime
 from localcloud.sts import LocalSts
+
+# How long a stop lets accepted work finish, by default (``--drain-seconds``).
+DRAIN_SECONDS = 5.0
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -80,6 +84,7 @@ class Endpoint:
         self.config = config or RouterConfig()
         self.control = ControlGuard(control_secret or _default_secret())
         self.workers = WorkerRegistry()
+        self.gate = DrainGate()
         self.runtime: LambdaRuntime | None = None
         # What runs Lambda functions for EventBridge targets and API Gateway alike: by
         # default registered workers first, then the Lambda runtime.
@@ -109,11 +114,11 @@ class Endpoint:
         if self.port:
             _check_port_free(self.host, self.port)
         state = MotoState(self.config.cache_size)
-        runtime = LambdaRuntime(state, endpoint_url=self.url)
+        runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)
         router = Router(self.config, state=state,
                         invoker=self._invoker or RegisteredFirst(self.workers, runtime))
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
-                      workers=self.workers, control=self.control)
+                      workers=self.workers, control=self.control, gate=self.gate)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -151,6 +156,20 @@ class Endpoint:
         if self.runtime is not None:
             self.runtime.stop()
         self._server = self._thread = None
+
+    def drain(self, seconds: float) -> Leftovers:
+        """Refuse new requests (503, ``localcloud.drain``) and let the accepted work finish
+        for up to ``seconds``: queued and running deliveries, Lambda invocations, retries
+        due within the window. Returns what is left; ``stop`` comes next.
+
+        >>> with Endpoint(port=0) as endpoint:
+        ...     endpoint.drain(1).line()
+        'drained: 0 left'
+        """
+        self.gate.start()
+        if self.router is None:
+            return Leftovers(0, 0)
+        return wait_drained(self.router.scheduler.backlog, seconds)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once no event is queued, in delivery or waiting for a retry."""
@@ -190,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"default {DEFAULT_PORT}; 0 picks a free port")
     parser.add_argument("--time-scale", type=float, default=RouterConfig.time_scale,
                         help="local seconds per AWS second for retry delays and event ages")
+    parser.add_argument("--drain-seconds", type=_seconds, default=DRAIN_SECONDS,
+                        help="on SIGTERM/SIGINT, answer new requests 503 and let accepted "
+                             f"work finish for up to this long (default {DRAIN_SECONDS:g}; "
+                             "0: stop at once)")
     args = parser.parse_args(argv)
     endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale))
     try:
@@ -209,8 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"listening: {endpoint.url}", flush=True)
     while not stopped.wait(0.5):
         pass
+    print(endpoint.drain(args.drain_seconds).line(), flush=True)
     endpoint.stop()
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
 
 
 if __name__ == "__main__":

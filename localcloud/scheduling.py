@@ -103,6 +103,13 @@ class Scheduler:
         """Work queued, running or waiting for its timer."""
         return self._pending
 
+    def backlog(self) -> tuple[int, list[float]]:
+        """(work queued or running, the due times of the timers still waiting) - what a
+        drain waits for; due times are ``time.monotonic()`` values."""
+        with self._timer_wake:
+            dues = [timer[0] for timer in self._timers]
+        return max(0, self._pending - len(dues)), dues
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no work is queued, running or waiting for a timer."""
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from infra_bootstrap.errors import UsageError
+from localcloud.endpoint import DRAIN_SECONDS
 from localcloud.ports import DEFAULT_PORT
 
 
@@ -23,17 +24,26 @@ def local() -> None:
               help="Port of the AWS endpoint on 127.0.0.1 (0: a free one, named by `ready`).")
 @click.option("--api-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port of the order API on 127.0.0.1 (0: a free one, named by `ready`).")
+@click.option("--drain-seconds", type=click.FloatRange(min=0), default=DRAIN_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="On Ctrl-C/SIGTERM: answer new requests 503 and let accepted work "
+                   "finish for up to this long, then say what was left (0: stop at once).")
 @click.option("-v", "--verbose", is_flag=True, help="Print each startup step with its time.")
 def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
-       verbose: bool) -> None:
-    """Start the local cloud; print `ready: ...`, then the global bus's events until Ctrl-C."""
+       drain_seconds: float, verbose: bool) -> None:
+    """Start the local cloud; print `ready: ...`, then the global bus's events until Ctrl-C.
+
+    State (accounts, resources, orders, logs, queued events) lives in memory and ends
+    with the process.
+    """
     from infra_bootstrap.local.up import UpOptions
     from infra_bootstrap.local.up import up as run_up
 
     if aws_port == api_port != 0:
         raise UsageError(f"--aws-port and --api-port are both {aws_port}: give two ports")
     code = run_up(UpOptions(demo=demo, delivery_delay=delivery_delay, aws_port=aws_port,
-                            api_port=api_port, verbose=verbose))
+                            api_port=api_port, verbose=verbose,
+                            drain_seconds=drain_seconds))
     raise SystemExit(code)
 
 

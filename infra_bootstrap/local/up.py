@@ -58,7 +58,8 @@ from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, ne
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 from localcloud.control import SECRET_ENV, control_secret
-from localcloud.endpoint import Endpoint
+from localcloud.drain import Leftovers
+from localcloud.endpoint import DRAIN_SECONDS, Endpoint
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
 
 HOST = DEFAULT_HOST
@@ -119,6 +120,7 @@ class UpOptions:
     aws_port: int = DEFAULT_PORT  # 0: a free port
     api_port: int = 8000  # 0: a free port
     verbose: bool = False
+    drain_seconds: float = DRAIN_SECONDS  # on SIGTERM / Ctrl-C; 0: stop at once
 
 
 # --- pure formatting ---------------------------------------------------------
@@ -419,9 +421,12 @@ class LocalCloud:
         self.workers.append(start_worker(api_service.name, self.aws_url, self.log_dir))
         step(f"API worker started (log in {self.log_dir})")
         account = self.stage.service(api_service.name).account
+        credentials = account_credentials(self.stage, account)
+        # The worker's requests in flight finish while the endpoint drains.
+        self.endpoint.gate.own(credentials["AWS_ACCESS_KEY_ID"])
         self.workers[0].hand_over(worker_spec(
-            self.stage, api_service, endpoint=self.aws_url,
-            credentials=account_credentials(self.stage, account), api_port=options.api_port))
+            self.stage, api_service, endpoint=self.aws_url, credentials=credentials,
+            api_port=options.api_port))
         step("API worker given its spec")
         apply(self.stage, self.sessions)
         step("create done")
@@ -441,10 +446,31 @@ class LocalCloud:
                 raise WorkerExited(worker.exited("while running"))
 
     def tail(self, bus: str, account: str) -> LogTail:
-        return LogTail(self.sessions.client(account, "logs"), bus, account)
+        tail = LogTail(self.sessions.client(account, "logs"), bus, account)
+        if self.endpoint is not None:  # read to the end, while the endpoint drains too
+            credentials = self.sessions.session(account).get_credentials()
+            if credentials is not None:
+                self.endpoint.gate.own(credentials.get_frozen_credentials().access_key)
+        return tail
 
     def tails(self) -> list[LogTail]:
         return [self.tail(bus, account) for bus, account in bus_logs(self.stage)]
+
+    def drain(self, seconds: float) -> Leftovers:
+        """Stop taking requests (the order API and the endpoint answer 503) and let the
+        accepted work finish for up to ``seconds``: the API worker's requests in flight,
+        then the data plane's deliveries, invocations and retries due meanwhile."""
+        deadline = time.monotonic() + seconds
+        if self.endpoint is None:
+            return Leftovers(0, 0)
+        self.endpoint.gate.start()
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                worker.process.terminate()  # the worker drains, then exits
+        for worker in self.workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return self.endpoint.drain(max(0.0, deadline - time.monotonic()))
 
     def stop(self, *, keep_logs: bool) -> None:
         """Stop the workers and the endpoint; remove the service logs unless kept."""
@@ -470,20 +496,31 @@ class LocalCloud:
 # --- the two modes ------------------------------------------------------------------
 
 
-def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
-    """Print each global bus event as it is logged, and one line for each failed delivery,
-    retry, dead letter and denied PutEvents entry (the data plane's notices), until
-    ``stop`` is set."""
-    tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
-    seen = 0
-    while not stop.is_set():
-        for logged in tail.poll():
-            print(event_line(logged), file=out, flush=True)
-        router = cloud.endpoint.router if cloud.endpoint is not None else None
+class Console:
+    """Prints each global bus event once it is logged, and one line for each failed
+    delivery, retry, dead letter and denied PutEvents entry (the data plane's notices)."""
+
+    def __init__(self, cloud: LocalCloud, out: IO[str]) -> None:
+        self.cloud = cloud
+        self.out = out
+        self.tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
+        self.seen = 0
+
+    def flush(self) -> None:
+        """Print what was logged since the last flush."""
+        for logged in self.tail.poll():
+            print(event_line(logged), file=self.out, flush=True)
+        router = self.cloud.endpoint.router if self.cloud.endpoint is not None else None
         if router is not None:
-            seen, fresh = router.notices.since(seen)
+            self.seen, fresh = router.notices.since(self.seen)
             for line in fresh:
-                print(line, file=out, flush=True)
+                print(line, file=self.out, flush=True)
+
+
+def stream(cloud: LocalCloud, console: Console, stop: threading.Event) -> None:
+    """Flush the console every poll interval until ``stop`` is set."""
+    while not stop.is_set():
+        console.flush()
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
 
@@ -588,6 +625,7 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
         print(message, file=err, flush=True)
 
     cloud = LocalCloud(options, log, notice)
+    console: Console | None = None
     stop = threading.Event()
     failed = True  # service logs are kept when something went wrong
     with _Signals().installed() as signals:
@@ -602,10 +640,19 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
             if options.demo:
                 demo(cloud, out)
             else:
-                stream(cloud, out, stop)
+                console = Console(cloud, out)
+                stream(cloud, console, stop)
             failed = False
         except KeyboardInterrupt:
             failed = options.demo
+            if cloud.endpoint is not None and cloud.endpoint.router is not None:
+                leftovers = cloud.drain(options.drain_seconds)
+                if console is not None:  # the events logged while draining
+                    try:
+                        console.flush()
+                    except Exception as exc:
+                        print(f"the last events could not be read: {exc}", file=err)
+                print(leftovers.line(), file=err, flush=True)
             return 130 if options.demo else 0
         finally:
             signals.stopping = True
