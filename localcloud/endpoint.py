@@ -18,6 +18,8 @@ import errno
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from types import FrameType
 
 from moto.moto_server.werkzeug_app import (
@@ -34,7 +36,8 @@ from localcloud.drain import DrainGate, Leftovers, wait_drained
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
 from localcloud.gateway import Gateway
-from localcloud.moto_state import MotoState
+from localcloud.moto_state import MotoState, moto_backends, restore_moto_backends
+from localcloud.persistence import STATE_FILE, Snapshot, StateFileError, load, save
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
 from localcloud.router import Router
 from localcloud.runtime.invoker import LambdaRuntime
@@ -42,6 +45,9 @@ from localcloud.sts import LocalSts
 
 # How long a stop lets accepted work finish, by default (``--drain-seconds``).
 DRAIN_SECONDS = 5.0
+# How long a stop with a state dir waits for invocations still running to return, so
+# that nothing changes moto's models while they are saved.
+STOP_JOIN_S = 2.0
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -77,8 +83,14 @@ class Endpoint:
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  config: RouterConfig | None = None, control_secret: str | None = None,
-                 invoker: FunctionInvoker | None = None) -> None:
+                 invoker: FunctionInvoker | None = None,
+                 state_dir: Path | None = None) -> None:
         check_loopback(host)
+        # Where the state survives a restart (None: it ends with the process).
+        self.state_file = Path(state_dir) / STATE_FILE if state_dir is not None else None
+        self.unkept = 0  # pending work the last stop could not keep (replays)
+        self._snapshot: Snapshot | None = None
+        self._loaded = False
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
@@ -113,6 +125,7 @@ class Endpoint:
             return self
         if self.port:
             _check_port_free(self.host, self.port)
+        snapshot = self.load_state()
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)
         router = Router(self.config, state=state,
@@ -139,23 +152,51 @@ class Endpoint:
         self._server = server
         self.port = server.server_address[1]
         runtime.endpoint_url = self.url
+        if snapshot is not None:
+            router.resume(snapshot.pending,
+                          clock_shift_s=time.monotonic() - snapshot.saved_monotonic)
         self._thread = threading.Thread(target=server.serve_forever, name="local-endpoint",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and routing (in-memory state stays in moto's backends)."""
+        """Stop serving and routing (in-memory state stays in moto's backends); with a
+        state dir, save the state and the work not done (after ``drain``, if any)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        pending = None
         if self.router is not None:
             self.router.stop()
+            if self.state_file is not None and self._server is not None:
+                pending, self.unkept = self.router.pending_work()
         if self.runtime is not None:
             self.runtime.stop()
+        if pending is not None and self.state_file is not None:
+            assert self.router is not None
+            self.router.scheduler.join(STOP_JOIN_S)
+            save(self.state_file, Snapshot(moto_backends(), pending))
         self._server = self._thread = None
+
+    def load_state(self) -> Snapshot | None:
+        """The saved state, restored into moto's backends once (None: nothing saved yet);
+        StateFileError when the file cannot be used. ``start`` calls it; call it first
+        to fail before anything else starts."""
+        if self.state_file is None or self._loaded:
+            return self._snapshot
+        self._loaded = True
+        folder = self.state_file.parent
+        if folder.exists() and not folder.is_dir():
+            raise StateFileError(folder, "is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not self.state_file.exists():
+            return None
+        self._snapshot = load(self.state_file)
+        restore_moto_backends(self._snapshot.backends)
+        return self._snapshot
 
     def drain(self, seconds: float) -> Leftovers:
         """Refuse new requests (503, ``localcloud.drain``) and let the accepted work finish
@@ -213,10 +254,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="on SIGTERM/SIGINT, answer new requests 503 and let accepted "
                              f"work finish for up to this long (default {DRAIN_SECONDS:g}; "
                              "0: stop at once)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="keep the whole state in this folder across restarts "
+                             "(default: it ends with the process)")
     args = parser.parse_args(argv)
-    endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale))
+    endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale),
+                        state_dir=args.state_dir)
     try:
         endpoint.start()
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (PortInUseError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -232,8 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"listening: {endpoint.url}", flush=True)
     while not stopped.wait(0.5):
         pass
-    print(endpoint.drain(args.drain_seconds).line(), flush=True)
-    endpoint.stop()
+    leftovers = endpoint.drain(args.drain_seconds)
+    try:
+        endpoint.stop()
+    except Exception as exc:  # the state could not be saved: say so, never silently
+        print(f"error: the state was not saved to {endpoint.state_file}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(leftovers.line(kept_in=str(endpoint.state_file) if endpoint.state_file else None),
+          flush=True)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from infra_bootstrap.errors import UsageError
@@ -28,13 +30,17 @@ def local() -> None:
               show_default=True, metavar="SECONDS",
               help="On Ctrl-C/SIGTERM: answer new requests 503 and let accepted work "
                    "finish for up to this long, then say what was left (0: stop at once).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR",
+              help="Keep the whole state (accounts, resources, orders, logs, queues, pending "
+                   "deliveries) in DIR: saved at stop, loaded at the next start.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each startup step with its time.")
 def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
-       drain_seconds: float, verbose: bool) -> None:
+       drain_seconds: float, state_dir: Path | None, verbose: bool) -> None:
     """Start the local cloud; print `ready: ...`, then the global bus's events until Ctrl-C.
 
-    State (accounts, resources, orders, logs, queued events) lives in memory and ends
-    with the process.
+    Without --state-dir, the state (accounts, resources, orders, logs, queued events)
+    lives in memory and ends with the process.
     """
     from infra_bootstrap.local.up import UpOptions
     from infra_bootstrap.local.up import up as run_up
@@ -43,7 +49,7 @@ def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
         raise UsageError(f"--aws-port and --api-port are both {aws_port}: give two ports")
     code = run_up(UpOptions(demo=demo, delivery_delay=delivery_delay, aws_port=aws_port,
                             api_port=api_port, verbose=verbose,
-                            drain_seconds=drain_seconds))
+                            drain_seconds=drain_seconds, state_dir=state_dir))
     raise SystemExit(code)
 
 

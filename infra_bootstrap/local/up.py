@@ -60,6 +60,7 @@ from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 from localcloud.control import SECRET_ENV, control_secret
 from localcloud.drain import Leftovers
 from localcloud.endpoint import DRAIN_SECONDS, Endpoint
+from localcloud.persistence import StateFileError
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
 
 HOST = DEFAULT_HOST
@@ -101,6 +102,16 @@ class StartupError(BackboneError):
     """A piece of the local cloud did not start; the message names it."""
 
 
+class StateError(BackboneError):
+    """The state in --state-dir cannot be used (exit 2); names the file and what to do."""
+
+    exit_code = 2
+
+
+class StateNotSaved(BackboneError):
+    """The state could not be written to --state-dir at stop; the message says why."""
+
+
 class WorkerExited(BackboneError):
     """A worker process died while the local cloud was running; names it and its log."""
 
@@ -121,6 +132,7 @@ class UpOptions:
     api_port: int = 8000  # 0: a free port
     verbose: bool = False
     drain_seconds: float = DRAIN_SECONDS  # on SIGTERM / Ctrl-C; 0: stop at once
+    state_dir: Path | None = None  # keeps the whole state across restarts; None: in memory
 
 
 # --- pure formatting ---------------------------------------------------------
@@ -389,6 +401,19 @@ class LocalCloud:
         check_port_free(options.aws_port, "--aws-port")
         check_port_free(options.api_port, "--api-port")
         started = time.monotonic()
+        # The control routes' secret (LOCALCLOUD_CONTROL_SECRET if the user set one): only
+        # this process and its children (they inherit the variable) know it.
+        self._saved_control_secret = os.environ.get(SECRET_ENV)
+        os.environ[SECRET_ENV] = control_secret()
+        self.endpoint = Endpoint(host=HOST, port=options.aws_port,
+                                 control_secret=os.environ[SECRET_ENV],
+                                 state_dir=options.state_dir)
+        try:  # a state dir's state first, before anything else starts
+            if self.endpoint.load_state() is not None:
+                self._log(f"{time.monotonic() - started:5.2f} s  state of "
+                          f"{options.state_dir} loaded")
+        except StateFileError as exc:
+            raise StateError(str(exc)) from None
 
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
@@ -398,12 +423,6 @@ class LocalCloud:
         self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         self.endpoint_log = self.log_dir / ENDPOINT_LOG
         self._log_handler = route_endpoint_logs(self.endpoint_log)
-        # The control routes' secret (LOCALCLOUD_CONTROL_SECRET if the user set one): only
-        # this process and its children (they inherit the variable) know it.
-        self._saved_control_secret = os.environ.get(SECRET_ENV)
-        os.environ[SECRET_ENV] = control_secret()
-        self.endpoint = Endpoint(host=HOST, port=options.aws_port,
-                                 control_secret=os.environ[SECRET_ENV])
         self.endpoint.start()
         self.aws_port = self.endpoint.port
         # The bootstrap below is the AWS code; only the standard endpoint variable differs.
@@ -473,10 +492,15 @@ class LocalCloud:
         return self.endpoint.drain(max(0.0, deadline - time.monotonic()))
 
     def stop(self, *, keep_logs: bool) -> None:
-        """Stop the workers and the endpoint; remove the service logs unless kept."""
+        """Stop the workers and the endpoint (saving the state to the state dir, if
+        any); remove the service logs unless kept."""
         stop_workers(self.workers)
+        not_saved: Exception | None = None
         if self.endpoint is not None:
-            self.endpoint.stop()
+            try:
+                self.endpoint.stop()
+            except Exception as exc:  # raised once everything else is stopped
+                not_saved = exc
         if self._saved_endpoint_url is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
@@ -491,6 +515,9 @@ class LocalCloud:
             self._log_handler.close()
         if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
+        if not_saved is not None:
+            raise StateNotSaved(f"the state was not saved to {self.options.state_dir}: "
+                                f"{type(not_saved).__name__}: {not_saved}")
 
 
 # --- the two modes ------------------------------------------------------------------
@@ -652,7 +679,9 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
                         console.flush()
                     except Exception as exc:
                         print(f"the last events could not be read: {exc}", file=err)
-                print(leftovers.line(), file=err, flush=True)
+                kept_in = cloud.endpoint.state_file
+                print(leftovers.line(kept_in=str(kept_in) if kept_in else None), file=err,
+                      flush=True)
             return 130 if options.demo else 0
         finally:
             signals.stopping = True

@@ -160,14 +160,21 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     sessions = AccountSessions(stage)
 
     services = [local_deploy.load_service(stage, s.name) for s in stage.services]
-    arns = local_deploy.deploy(stage, sessions, services)
-    again = local_deploy.deploy(stage, sessions, services)
-
     delivery = ("arn:aws:lambda:eu-west-1:333333333333:function:"
                 "delivery-service-local-on_order_created")
+    lam = sessions.client("333333333333", "lambda")
+    arns = local_deploy.deploy(stage, sessions, services)
+    updates: list[str] = []
+    for account in ("222222222222", "333333333333"):
+        sessions.client(account, "lambda").meta.events.register(
+            "before-call.lambda.*", lambda model, **_: updates.append(model.name))
+    again = local_deploy.deploy(stage, sessions, services)
+
     assert arns == again == {"order-service": {"on_delivery_updated": ORDER_FUNCTION.arn},
                              "delivery-service": {"on_order_created": delivery}}
-    lam = sessions.client("333333333333", "lambda")
+    # The second deploy of the same sources changed nothing (a restart with --state-dir).
+    assert [call for call in updates if call.startswith("Update")] == []
+    assert "GetFunction" in updates
     config = lam.get_function_configuration(FunctionName=delivery)
     assert config["Role"] == "arn:aws:iam::333333333333:role/delivery-service-local"
     [function] = services[1].functions
