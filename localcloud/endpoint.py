@@ -34,7 +34,7 @@ from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.drain import DrainGate, Leftovers, wait_drained
 from localcloud.errors import LocalCloudError
-from localcloud.functions import FunctionInvoker, RegisteredFirst, WorkerRegistry
+from localcloud.functions import FunctionInvoker
 from localcloud.gateway import Gateway
 from localcloud.moto_state import MotoState, moto_backends, restore_moto_backends
 from localcloud.persistence import STATE_FILE, Snapshot, StateFileError, load, save
@@ -95,11 +95,10 @@ class Endpoint:
         self.port = port
         self.config = config or RouterConfig()
         self.control = ControlGuard(control_secret or _default_secret())
-        self.workers = WorkerRegistry()
         self.gate = DrainGate()
         self.runtime: LambdaRuntime | None = None
-        # What runs Lambda functions for EventBridge targets and API Gateway alike: by
-        # default registered workers first, then the Lambda runtime.
+        # What runs Lambda functions for EventBridge targets, the Invoke API and API
+        # Gateway alike: the Lambda runtime unless a test gives its own.
         self._invoker = invoker
         self.router: Router | None = None
         self.sts: LocalSts | None = None
@@ -129,9 +128,9 @@ class Endpoint:
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)
         router = Router(self.config, state=state,
-                        invoker=self._invoker or RegisteredFirst(self.workers, runtime))
+                        invoker=self._invoker or runtime)
         app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
-                      workers=self.workers, control=self.control, gate=self.gate)
+                      control=self.control, gate=self.gate)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -215,10 +214,6 @@ class Endpoint:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once no event is queued, in delivery or waiting for a retry."""
         return self.router.wait_idle(timeout) if self.router is not None else True
-
-    def register_lambda(self, function_arn: str, url: str) -> None:
-        """Deliver events for ``function_arn`` to the worker at ``url``."""
-        self.workers.register(function_arn, url)
 
     def __enter__(self) -> Endpoint:
         return self.start()

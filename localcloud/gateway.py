@@ -3,9 +3,9 @@
 A WSGI app: requests whose ``X-Amz-Target`` is ``AWSEvents.PutEvents``,
 ``AWSEvents.PutRule`` or ``AWSEvents.TestEventPattern`` are handled here (JSON 1.1 in,
 JSON 1.1 out, AWS errors as ``{"__type", "message"}`` with HTTP 400); PutRule is only
-validated here, then passed on. Every other request goes to moto unchanged. Three local
-routes serve the local cloud itself: ``POST /_local/lambda-routes``,
-``GET /_local/idle?timeout=S`` and ``GET /_local/stats``; they and moto's ``/moto-api/*``
+validated here, then passed on. Every other request goes to moto unchanged. Two local
+routes serve the local cloud itself: ``GET /_local/idle?timeout=S`` and
+``GET /_local/stats``; they and moto's ``/moto-api/*``
 answer 403 unless the request carries the control secret (:mod:`localcloud.control`).
 
 Every other request must be signed (SigV4) with credentials the local cloud knows
@@ -42,7 +42,6 @@ from localcloud.drain import (
     DrainGate,
 )
 from localcloud.errors import AwsApiError
-from localcloud.functions import WorkerRegistry
 from localcloud.identity import Authenticator, Identity
 from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
@@ -58,7 +57,6 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 JSON_11 = "application/x-amz-json-1.1"
-LAMBDA_ROUTES_PATH = "/_local/lambda-routes"
 IDLE_PATH = "/_local/idle"
 STATS_PATH = "/_local/stats"
 # STS actions that take no caller credentials on AWS (federation): not emulated here.
@@ -75,15 +73,13 @@ class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
     def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
-                 workers: WorkerRegistry, control: ControlGuard,
-                 gate: DrainGate | None = None) -> None:
+                 control: ControlGuard, gate: DrainGate | None = None) -> None:
         self.moto_app = moto_app
         self.control = control
         # While stopping: new requests of other callers get 503 (localcloud.drain).
         self.gate = gate or DrainGate()
         self.router = router
         self.state = state
-        self.workers = workers
         self.authenticator = Authenticator(state)
         self.sts = LocalSts(state)
         self.rest_apis = RestApiService(state, lambda: self.router.invoker)
@@ -268,14 +264,6 @@ class Gateway:
     def _local(self, environ: dict[str, Any], start_response: Callable[..., Any],
                path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == LAMBDA_ROUTES_PATH and method == "POST":
-            try:
-                request = json.loads(read_body(environ) or b"{}")
-                self.workers.register(request["functionArn"], request["url"])
-            except (ValueError, KeyError, TypeError) as exc:
-                return _respond(start_response, 400, {"message": f"bad lambda route: {exc}"})
-            return _respond(start_response, 200, {"functionArn": request["functionArn"],
-                                                  "url": request["url"]})
         if path == IDLE_PATH and method == "GET":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             try:

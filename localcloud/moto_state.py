@@ -37,9 +37,8 @@ from localcloud.apigateway.routing import Route
 from localcloud.arns import Arn, BusRef
 from localcloud.cache import BoundedCache
 from localcloud.errors import AwsApiError
-from localcloud.runtime.spec import Credentials, DeployedFunction
+from localcloud.runtime.spec import DeployedFunction
 from localcloud.state import ArchiveRef, Credential, Function, Queue, RestApi, Role, Rule
-from localcloud.trust import service_refusal
 
 log = logging.getLogger(__name__)
 
@@ -346,23 +345,6 @@ class MotoState:
         if model is None or getattr(model, "code_digest", None) != function.code_key:
             raise LookupError(f"the code of {function.arn} changed or is gone")
         return bytes(model.code_bytes)
-
-    def role_credentials(self, role_arn: str, session_name: str, service: str, *,
-                         source_arn: str | None = None, source_account: str | None = None
-                         ) -> Credentials | None:
-        """AssumeRole of ``role_arn`` by a service principal acting for ``source_arn`` (of
-        ``source_account``), through moto's STS: None if the role does not exist or its
-        trust policy does not admit the service (``trust.service_refusal``, the check STS
-        makes for every caller; Lambda Developer Guide, "Lambda execution role")."""
-        if service_refusal(self.role(role_arn), role_arn, service, source_arn=source_arn,
-                           source_account=source_account) is not None:
-            return None
-        account = arns.parse(role_arn).account
-        session = self._backend("sts", account, arns.PARTITION).assume_role(
-            region_name="", role_session_name=session_name[:64], role_arn=role_arn,
-            policy=None, duration=43200, external_id=None)
-        return Credentials(session.access_key_id, session.secret_access_key,
-                           session.session_token)
 
     def write_function_logs(self, region: str, account: str, group: str, stream: str,
                             messages: list[str]) -> None:

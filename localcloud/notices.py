@@ -73,8 +73,14 @@ def dead_letter_line(event_id: str, detail_type: str, queue_arn: str | None, cod
 
 
 def dropped_line(event_id: str, detail_type: str, target_arn: str | None, why: str) -> str:
-    """An event given up with no dead-letter queue to keep it."""
-    return f"DROPPED {event_id} {detail_type} -> {_name(target_arn)}: {why}"
+    """An event given up with no dead-letter queue to keep it (no target: dropped before
+    any rule ran, e.g. PutEvents to a bus that does not exist).
+
+    >>> dropped_line("e1", "T", None, "unknown_bus: event bus b does not exist")
+    'DROPPED e1 T: unknown_bus: event bus b does not exist'
+    """
+    target = f" -> {_name(target_arn)}" if target_arn else ""
+    return f"DROPPED {event_id} {detail_type}{target}: {why}"
 
 
 def denied_line(bus: str, source: str, detail_type: str, code: str, message: str) -> str:

@@ -36,7 +36,7 @@ from localcloud.delivery import (
     DeliveryFailure,
 )
 from localcloud.envelope import RoutedEvent
-from localcloud.functions import FunctionInvoker, WorkerRegistry
+from localcloud.functions import NO_FUNCTIONS, FunctionInvoker
 from localcloud.lambda_async import AsyncInvocations
 from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
@@ -75,7 +75,7 @@ class Router:
                  invoker: FunctionInvoker | None = None) -> None:
         self.config = config = config or RouterConfig()
         self.state: CloudState = state or MotoState(config.cache_size)
-        self.invoker: FunctionInvoker = invoker or WorkerRegistry()
+        self.invoker: FunctionInvoker = invoker or NO_FUNCTIONS
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self.failures: deque[dict[str, Any]] = deque(maxlen=config.max_recorded_failures)
         self._stats_lock = threading.Lock()
@@ -284,10 +284,13 @@ class Router:
             self.stats[stat] += amount
 
     def drop(self, event: RoutedEvent, stat: str, message: str) -> None:
-        """Count and log an event dropped before any delivery (``/_local/stats``)."""
+        """Count, log and notice (one console line) an event dropped before any delivery
+        (``/_local/stats``)."""
         self.count(stat)
         self.failures.append({"eventId": event.id, "ruleArn": None, "targetArn": None,
                               "code": stat, "message": message})
+        self.notices.add(lines.dropped_line(event.id, _detail_type(event), None,
+                                            f"{stat}: {message}"))
         log.warning("event %s dropped: %s", event.id, message)
 
     def record(self, delivery: Delivery, code: str, message: str) -> None:

@@ -7,10 +7,15 @@ endpoint: each function is created with the service's deployment package (the zi
 ``chalice package`` would build: ``app.py``, ``chalicelib/``, ``vendor/``'s contents) and
 the local cloud's Lambda runtime runs it from that zip, as the execution role.
 
->>> stage = load_stage("local")                                        # doctest: +SKIP
->>> services = [load_service(stage, s.name) for s in stage.services]    # doctest: +SKIP
->>> deploy(stage, AccountSessions(stage), services)                     # doctest: +SKIP
-{'order-service': {'on_delivery_updated': 'arn:aws:lambda:eu-west-1:222222222222:function:...'}}
+>>> from infra_bootstrap.topology import load_stage
+>>> order = load_service(load_stage("local"), "order-service")
+>>> [function.arn for function in order.functions]
+['arn:aws:lambda:eu-west-1:222222222222:function:order-service-local-on_delivery_updated']
+
+Deploying needs a running endpoint (``local up`` does it, or ``scripts/deploy``)::
+
+    deploy(stage, AccountSessions(stage), [order])
+    # {'order-service': {'on_delivery_updated': 'arn:aws:lambda:...:function:...'}}
 
 ``load_service`` is the one place that turns a service into its app, Chalice config and
 functions; ``local up`` calls it once per service, deploys from it and hands the API

@@ -13,9 +13,12 @@ by the runtime and its invocation retried; ``up`` prints one line about it and r
 Whatever happens (Ctrl-C, SIGTERM, a failed step, the API worker that dies), every
 process started is stopped before ``up`` returns.
 
->>> up(UpOptions(demo=True, delivery_delay=0))                       # doctest: +SKIP
-ready: api=http://127.0.0.1:8000 aws=http://127.0.0.1:4566
-...
+Example (what ``python -m infra_bootstrap local up --demo --delivery-delay 0`` runs; it
+starts processes and listens on ports, so it is not a doctest)::
+
+    up(UpOptions(demo=True, delivery_delay=0))
+    # ready: api=http://127.0.0.1:8000 aws=http://127.0.0.1:4566
+    # ...
 """
 
 from __future__ import annotations

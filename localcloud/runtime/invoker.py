@@ -27,17 +27,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localcloud.errors import AwsApiError
 from localcloud.functions import FunctionUnreachable, InvocationResult
 from localcloud.runtime.logs import invocation_log
 from localcloud.runtime.packages import BadPackage, PackageStore
 from localcloud.runtime.pool import Pool, PoolExhausted
 from localcloud.runtime.process import WorkerProcess, WorkerStartError
 from localcloud.runtime.spec import (
+    Credentials,
     DeployedFunction,
     LambdaState,
     function_environment,
     log_stream_name,
 )
+from localcloud.sts import LocalSts
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ DEFAULT_POOL_SIZE = 4
 READY_TIMEOUT_S = 60.0
 # How long an invocation waits for a busy pool before it counts as throttled.
 ACQUIRE_TIMEOUT_S = 120.0
+# A worker keeps its execution role's session for its whole life; Lambda refreshes the
+# credentials of a long-lived environment, here the session simply lasts STS's maximum.
+EXECUTION_ROLE_SESSION_S = 43200
 
 
 class LambdaRuntime:
@@ -61,6 +67,7 @@ class LambdaRuntime:
         # Told the access key of every execution role session a worker gets (the
         # endpoint serves them while draining: localcloud.drain).
         self.on_credentials = on_credentials or (lambda _access_key: None)
+        self._sts = LocalSts(state)
         self.endpoint_url = endpoint_url
         self.pool_size = pool_size
         self._workdir = workdir
@@ -144,12 +151,16 @@ class LambdaRuntime:
     def _start(self, function: DeployedFunction) -> WorkerProcess:
         root = self._store().extracted(function.code_key,
                                        lambda: self.state.function_zip(function))
-        credentials = self.state.role_credentials(
-            function.role, function.name, LAMBDA_PRINCIPAL, source_arn=function.arn,
-            source_account=function.account)
-        if credentials is None:
+        try:
+            session = self._sts.assume_role_as_service(
+                function.role, LAMBDA_PRINCIPAL, source_arn=function.arn,
+                source_account=function.account, session_name=function.name[:64],
+                duration_s=EXECUTION_ROLE_SESSION_S)
+        except AwsApiError as exc:
             raise RoleNotAssumable(f"The role defined for the function cannot be assumed "
-                                   f"by Lambda: {function.role}")
+                                   f"by Lambda: {function.role}") from exc
+        credentials = Credentials(session.access_key, session.secret,
+                                  session.session_token or "")
         self.on_credentials(credentials.access_key_id)
         stream = log_stream_name(time.time(), function.version, uuid.uuid4().hex)
         environment = function_environment(function, credentials=credentials,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from localcloud import arns
+from localcloud.state import CloudState
 
 # What a worker may run: Python runtimes only (no container images, no other languages).
 PYTHON_RUNTIME_PREFIX = "python3"
@@ -99,21 +100,15 @@ class DeployedFunction:
         return None
 
 
-class LambdaState(Protocol):
-    """What the runtime reads and writes of the control plane."""
+class LambdaState(CloudState, Protocol):
+    """What the runtime reads and writes of the control plane (execution roles are
+    assumed through the local STS, :meth:`localcloud.sts.LocalSts.assume_role_as_service`)."""
 
     def deployed_function(self, arn: str) -> DeployedFunction | None:
         """The function version (or alias target) a Lambda ARN names, or None."""
 
     def function_zip(self, function: DeployedFunction) -> bytes:
         """The deployment package the Lambda API received for ``function``."""
-
-    def role_credentials(self, role_arn: str, session_name: str, service: str, *,
-                         source_arn: str | None = None, source_account: str | None = None
-                         ) -> Credentials | None:
-        """Credentials of ``role_arn`` assumed by ``service`` for the resource
-        ``source_arn`` of ``source_account`` (None: the role does not exist or its trust
-        policy does not admit the service for it)."""
 
     def write_function_logs(self, region: str, account: str, group: str, stream: str,
                             messages: list[str]) -> None:

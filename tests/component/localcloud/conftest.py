@@ -28,7 +28,7 @@ def cloud(endpoint: Endpoint) -> Cloud:
 
 
 @pytest.fixture
-def worker() -> Iterator[FakeWorker]:
-    fake = FakeWorker().start()
-    yield fake
-    fake.stop()
+def worker() -> FakeWorker:
+    """A fake function worker; a test module using it gives its endpoint
+    ``invoker=FakeFunctions()`` (see test_targets.py)."""
+    return FakeWorker()

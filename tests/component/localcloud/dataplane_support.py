@@ -1,5 +1,5 @@
-"""Helpers of the local data plane tests: boto3 clients per account, resources, a fake
-Lambda worker.
+"""Helpers of the local data plane tests: boto3 clients per account, resources, fake Lambda
+workers (``FakeFunctions``, an endpoint's invoker).
 
 moto's backends are process-wide, so every test works in accounts of its own (random
 12-digit ids) and cannot see another test's buses, rules, policies or queues.
@@ -10,12 +10,10 @@ from __future__ import annotations
 import io
 import json
 import random
-import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
@@ -25,7 +23,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from localcloud import arns
 from localcloud.endpoint import Endpoint
+from localcloud.functions import FunctionUnreachable, InvocationResult
 
 REGION = "eu-west-1"
 _SHARED = boto3.Session(region_name=REGION)
@@ -193,7 +193,9 @@ class Cloud:
                                Action="lambda:InvokeFunction",
                                Principal="events.amazonaws.com", SourceArn=rule_arn)
         if worker is not None:
-            self.endpoint.register_lambda(arn, worker.url)
+            functions = self.endpoint.router.invoker if self.endpoint.router else None
+            assert isinstance(functions, FakeFunctions), "the endpoint needs FakeFunctions()"
+            functions.give(arn, worker)
         return arn
 
 
@@ -221,48 +223,45 @@ def fail(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
 
 @dataclass
 class FakeWorker:
-    """A worker process stand-in: answers Lambda Invoke requests per function name."""
+    """A stand-in for a function's code: answers invocations per function name, in process,
+    as the Lambda runtime would (a result, or a function error in ``X-Amz-Function-Error``).
+    A stopped worker is unreachable, as a runtime that cannot start the function."""
 
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    stopped: bool = False
 
     def calls_to(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(body) for fn, body in list(self.calls) if fn == name]
 
-    def start(self) -> FakeWorker:
-        worker = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                parts = self.path.split("/")  # /2015-03-31/functions/<name>/invocations
-                name = parts[3]
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                worker.calls.append((name, body))
-                status, headers, payload = worker.behaviours.get(name, succeed)(json.loads(body))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self.stopped = True
+
+    def run(self, name: str, payload: str) -> InvocationResult:
+        if self.stopped:
+            raise FunctionUnreachable("worker", "(fake)", "connection refused")
+        self.calls.append((name, payload))
+        status, headers, result = self.behaviours.get(name, succeed)(json.loads(payload))
+        return InvocationResult(status, result, headers.get("X-Amz-Function-Error"))
+
+
+class FakeFunctions:
+    """The endpoint's FunctionInvoker in these tests: each function runs on the
+    :class:`FakeWorker` a test gave it; a function without one is unavailable."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, FakeWorker] = {}
+
+    def give(self, function_arn: str, worker: FakeWorker) -> None:
+        self.workers[function_arn] = worker
+
+    def unavailable(self, function_arn: str) -> str | None:
+        return None if function_arn in self.workers else f"no fake worker for {function_arn}"
+
+    def invoke(self, function_arn: str, payload: str, *, timeout_s: float,
+               request_id: str) -> InvocationResult:
+        worker = self.workers.get(function_arn)
+        if worker is None:
+            raise FunctionUnreachable("worker", "(fake)", f"no fake worker for {function_arn}")
+        name, _ = arns.function_name(arns.parse(function_arn))
+        return worker.run(name, payload)

@@ -58,7 +58,7 @@ def test_the_publishing_account_comes_from_the_signing_credentials(cloud: Cloud)
 def test_a_bus_named_without_arn_is_the_callers_own_and_an_unknown_name_drops_the_event(
         cloud: Cloud) -> None:
     # AWS answers success with an EventId and drops the event (recorded behaviour); the
-    # local cloud counts the drop (unknown_bus) and logs it.
+    # local cloud counts the drop (unknown_bus), logs it and gives a console one line.
     owner, other = cloud.new_account(), cloud.new_account()
     cloud.bus(owner, "shared-name")
     url = capture(cloud, owner, "shared-name")
@@ -75,6 +75,10 @@ def test_a_bus_named_without_arn_is_the_callers_own_and_an_unknown_name_drops_th
     assert router.stats["unknown_bus"] >= before + 1
     assert any(f["eventId"] == result["Entries"][0]["EventId"] and f["code"] == "unknown_bus"
                for f in router.failures)
+    _, console = router.notices.since(0)
+    event_id = result["Entries"][0]["EventId"]
+    assert f"DROPPED {event_id} Thing.Done: unknown_bus: event bus " \
+           f"arn:aws:events:eu-west-1:{other}:event-bus/shared-name does not exist" in console
 
 
 def test_an_unknown_bus_arn_fails_the_call_instead_of_dropping_events(cloud: Cloud) -> None:

@@ -8,12 +8,30 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from dataplane_support import EVENTS_TRUST, LAMBDA_TRUST, Cloud, FakeWorker, fail, put
+from dataplane_support import (
+    EVENTS_TRUST,
+    LAMBDA_TRUST,
+    Cloud,
+    FakeFunctions,
+    FakeWorker,
+    fail,
+    put,
+)
 
+from localcloud.config import RouterConfig
+from localcloud.endpoint import Endpoint
 from tests.polling import wait_until
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[Endpoint]:
+    # Functions here run on fake workers, so a test decides what each invocation answers.
+    with Endpoint(port=0, config=RouterConfig(time_scale=1 / 5000),
+                  invoker=FakeFunctions()) as running:
+        yield running
 
 
 def rule_arn(account: str, bus: str, rule: str) -> str:
@@ -280,26 +298,6 @@ def test_a_lambda_target_is_invoked_with_the_event_json(cloud: Cloud, worker: Fa
     assert event["detail"] == {"order": 7}
 
 
-def test_lambda_routes_can_be_registered_over_http(cloud: Cloud, worker: FakeWorker) -> None:
-    import requests
-
-    account = cloud.new_account()
-    function_arn, _ = lambda_rule(cloud, account, None)
-
-    answer = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                           json={"functionArn": function_arn, "url": worker.url}, timeout=5,
-                           headers=cloud.endpoint.control_headers)
-    bad = requests.post(f"{cloud.endpoint.url}/_local/lambda-routes",
-                        json={"functionArn": "not-an-arn", "url": worker.url}, timeout=5,
-                        headers=cloud.endpoint.control_headers)
-    put(cloud.client(account, "events"), "b")
-
-    cloud.idle()
-    assert answer.status_code == 200
-    assert bad.status_code == 400
-    assert len(worker.calls_to("fn")) == 1
-
-
 def test_function_errors_are_retried_then_sent_to_the_on_failure_destination(
         cloud: Cloud, worker: FakeWorker) -> None:
     account = cloud.new_account()
@@ -361,7 +359,7 @@ def test_an_event_older_than_the_maximum_age_is_not_retried(cloud: Cloud,
 def test_an_unreachable_worker_is_retried_per_retry_policy_then_dead_lettered(
         cloud: Cloud, worker: FakeWorker) -> None:
     account = cloud.new_account()
-    worker.stop()  # registered, but nothing listens any more
+    worker.stop()  # given to the function, but it cannot be started any more
     _, dlq_url = lambda_rule(cloud, account, worker,
                              retry={"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600})
 

@@ -21,22 +21,20 @@ from localcloud.policy import (
     is_allowed_by_identity,
     is_allowed_cross_account,
 )
+from tests.seed_arns import (
+    BUS_ACCOUNT,
+    DELIVERY_ACCOUNT,
+    DLQ,
+    FORWARD_ROLE,
+    FORWARD_RULE,
+    FORWARD_SESSION,
+    GLOBAL_BUS,
+    ORDER_ACCOUNT,
+    ORDER_BUS,
+    REGION,
+    STRANGER,
+)
 
-REGION = "eu-west-1"
-BUS_ACCOUNT, ORDER_ACCOUNT, DELIVERY_ACCOUNT, STRANGER = (
-    "111111111111",
-    "222222222222",
-    "333333333333",
-    "444444444444",
-)
-GLOBAL_BUS = f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:event-bus/global-bus"
-ORDER_BUS = f"arn:aws:events:{REGION}:{ORDER_ACCOUNT}:event-bus/local-bus-order-service"
-FORWARD_RULE = f"arn:aws:events:{REGION}:{BUS_ACCOUNT}:rule/global-bus/global-to-order-service"
-FORWARD_ROLE = f"arn:aws:iam::{BUS_ACCOUNT}:role/backbone-forward-to-order-service"
-FORWARD_SESSION = (
-    f"arn:aws:sts::{BUS_ACCOUNT}:assumed-role/backbone-forward-to-order-service/events-1"
-)
-DLQ = f"arn:aws:sqs:{REGION}:{BUS_ACCOUNT}:global-bus-forward-dlq"
 ORG = "o-a1b2c3d4e5"
 PUT = "events:PutEvents"
 
