@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra_bootstrap import ownership
+from infra_bootstrap import alarms, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.desired import POLICY_VERSION
 from infra_bootstrap.resources import Resource
@@ -611,6 +611,35 @@ def _invoke_config_delete(a: Resource) -> list[Call]:
                 FunctionName=a.props["function_name"])
 
 
+def _alarm_watches(d: Resource) -> str:
+    dims = ", ".join(f"{k}={v}" for k, v in d.props["dimensions"].items())
+    return f"{d.props['namespace']} {d.props['metric']} ({dims}) > {d.props['threshold']:g}"
+
+
+def _alarm_create(d: Resource) -> list[Call]:
+    return _one(d, "cloudwatch", "put_metric_alarm",
+                f"create {d.label} on {_alarm_watches(d)}",
+                **alarms.put_params(d), Tags=_tag_list(d.tags or {}))
+
+
+def _alarm_update(d: Resource, a: Resource, stage: str) -> list[Call]:
+    p = _Plan(d.account, d.label)
+    changed = alarms.differences(d.props, a.props)
+    if changed:
+        # On an existing alarm PutMetricAlarm ignores Tags ("To change the tags of an
+        # existing alarm, use TagResource", CloudWatch API reference, PutMetricAlarm).
+        p.add("cloudwatch", "put_metric_alarm", f"set {'; '.join(changed)} of {d.label}",
+              **alarms.put_params(d))
+    _tag_call(p, d, a, "cloudwatch", "tag_resource", param="Tags", as_list=True,
+              ResourceARN=a.props.get("arn"))
+    return p.calls
+
+
+def _alarm_delete(a: Resource) -> list[Call]:
+    return _one(a, "cloudwatch", "delete_alarms", f"delete {a.label}", AlarmNames=[a.name])
+
+
+_ALARM = _Handler(_alarm_create, _alarm_update, _alarm_delete)
 _RULE = _Handler(_rule_create, _rule_update, _rule_delete, _rule_strip)
 _HANDLERS: dict[str, _Handler] = {
     r.IAM_ROLE: _Handler(_role_create, _role_update, _role_delete, _role_strip),
@@ -626,6 +655,8 @@ _HANDLERS: dict[str, _Handler] = {
     r.LAMBDA_PERMISSION: _Handler(_permission_create, _permission_update, _permission_delete),
     r.INVOKE_CONFIG: _Handler(_invoke_config_create, _invoke_config_update,
                               _invoke_config_delete),
+    r.ALARM: _ALARM,
+    r.SUBSCRIPTION_ALARM: _ALARM,
 }
 
 

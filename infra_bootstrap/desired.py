@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backbone import store
-from infra_bootstrap import names
+from infra_bootstrap import alarms, names
 from infra_bootstrap import resources as r
 from infra_bootstrap.resources import Resource, rule_name
 from infra_bootstrap.topology import FORWARD_SUBSCRIBED, Service, Stage
@@ -74,7 +74,8 @@ def desired_resources(stage: Stage,
         out.append(Resource(r.LOGS_RESOURCE_POLICY, account,
                             names.logs_resource_policy(stage.name),
                             {"document": logs_resource_policy(stage, account)}, None))
-    return out
+    # An alarm on each dead-letter queue and on each rule (alarms.py).
+    return out + alarms.alarms_for(stage, out)
 
 
 def archive_description(stage: Stage) -> str:

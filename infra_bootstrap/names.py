@@ -294,6 +294,83 @@ def forward_role_arn(bus_account: str, service: str) -> str:
     return role_arn(bus_account, forward_role_name(service))
 
 
+# --- CloudWatch alarms (create, subscribe) --------------------------------------------
+
+# CloudWatch alarm names are 1-255 characters, unique per account and region; each name
+# below carries the stage (stages may share an account) and stays far below that limit
+# (stage 20 + queue 80 or bus 50 + rule 64 characters at most).
+# Source: CloudWatch API reference, PutMetricAlarm (AlarmName).
+ALARM_NAME_MAX = 255
+
+
+def alarm_prefix(stage: str) -> str:
+    """What the name of every alarm of ``stage`` starts with.
+
+    >>> alarm_prefix("local")
+    'backbone-local-'
+    """
+    return f"{SID_PREFIX}{stage}-"
+
+
+def dlq_alarm_name(stage: str, queue: str) -> str:
+    """The alarm raised while dead letters wait in ``queue``.
+
+    >>> dlq_alarm_name("local", FORWARD_DLQ)
+    'backbone-local-dlq-global-bus-forward-dlq'
+    """
+    return f"{alarm_prefix(stage)}dlq-{queue}"
+
+
+def rule_alarm_name(stage: str, bus: str, rule: str) -> str:
+    """The alarm raised when a rule of the stage's infrastructure fails to deliver.
+
+    >>> rule_alarm_name("local", GLOBAL_BUS, forward_rule_name("order-service"))
+    'backbone-local-failed-global-bus-global-to-order-service'
+    """
+    return f"{alarm_prefix(stage)}failed-{bus}-{rule}"
+
+
+def subscription_alarm_prefix(stage: str) -> str:
+    """What the alarms of subscription rules (made by `subscribe`) start with.
+
+    >>> subscription_alarm_prefix("local")
+    'backbone-local-subscription-'
+    """
+    return f"{alarm_prefix(stage)}subscription-"
+
+
+def subscription_alarm_name(stage: str, bus: str, rule: str) -> str:
+    """The alarm raised when a subscription rule fails to invoke its function.
+
+    >>> subscription_alarm_name("local", local_bus("order-service"), "sub-on_x")
+    'backbone-local-subscription-local-bus-order-service-sub-on_x'
+    """
+    return f"{subscription_alarm_prefix(stage)}{bus}-{rule}"
+
+
+def alarm_arn(region: str, account: str, alarm: str) -> str:
+    """An alarm's ARN (what TagResource and ListTagsForResource take).
+
+    >>> alarm_arn("eu-west-1", "111111111111", "a")
+    'arn:aws:cloudwatch:eu-west-1:111111111111:alarm:a'
+    """
+    return f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"
+
+
+def sns_topic_of(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, topic name) of an SNS topic ARN, None for any other string.
+
+    >>> sns_topic_of("arn:aws:sns:eu-west-1:444444444444:backbone-alarms")
+    ('eu-west-1', '444444444444', 'backbone-alarms')
+    >>> sns_topic_of("arn:aws:sqs:eu-west-1:444444444444:q") is None
+    True
+    """
+    parsed = _parsed_or_none(arn)
+    if parsed is None or parsed.service != "sns" or ":" in parsed.resource:
+        return None
+    return parsed.region, parsed.account, parsed.resource
+
+
 # --- Parsing ARNs ---------------------------------------------------------------------
 
 

@@ -5,9 +5,11 @@ proves nothing (someone may have made a same-named resource by hand). The marker
 
 - **Tags** (``names.tags(stage)``: ``backbone:project`` and ``backbone:stage``) on
   every kind that takes tags: event buses, rules (forwarding, log and subscription
-  rules), IAM roles, SQS queues, log groups, DynamoDB tables. In EventBridge only rules
-  and event buses take tags ("In EventBridge, rules and event buses can be tagged",
-  EventBridge API reference, TagResource), so the kinds below carry other markers.
+  rules), IAM roles, SQS queues, log groups, DynamoDB tables, CloudWatch alarms (tagged
+  by PutMetricAlarm's ``Tags``, read back with ListTagsForResource on the alarm ARN).
+  In EventBridge only rules and event buses take tags ("In EventBridge, rules and event
+  buses can be tagged", EventBridge API reference, TagResource), so the kinds below
+  carry other markers.
 - **Policy statements** (bus policy, queue policy, Logs resource policy): the Sid names
   the stage (``backbone-<stage>-...``, ``names.statement_sid``) *and* the policy belongs
   to a resource the stage owns. Any other statement is someone else's.
@@ -49,7 +51,7 @@ STAGE_TARGET_IDS = frozenset(
 # The inline policies the stage puts on its roles.
 STAGE_ROLE_POLICIES = frozenset({names.FORWARD_ROLE_POLICY, names.REDRIVE_ROLE_POLICY})
 TAGGED_KINDS = frozenset({r.EVENT_BUS, r.RULE, r.SUBSCRIPTION_RULE, r.IAM_ROLE, r.SQS_QUEUE,
-                          r.LOG_GROUP, r.DYNAMODB_TABLE})
+                          r.LOG_GROUP, r.DYNAMODB_TABLE, r.ALARM, r.SUBSCRIPTION_ALARM})
 
 
 def has_stage_tags(tags: Mapping[str, str] | None, stage: str) -> bool:

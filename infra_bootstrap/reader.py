@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 import botocore.exceptions
 
-from infra_bootstrap import names, ownership
+from infra_bootstrap import alarms, names, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.errors import AwsCallError
 from infra_bootstrap.planner import api_name
@@ -67,6 +67,8 @@ def read_actual(stage: Stage, sessions: AccountSessions, desired: Iterable[Resou
                            (r.DYNAMODB_TABLE, reader.tables)):
             if kind in managed:
                 out += read()
+        if managed & {r.ALARM, r.SUBSCRIPTION_ALARM}:
+            out += [a for a in reader.alarms() if a.kind in managed]
         if managed & {r.LAMBDA_PERMISSION, r.INVOKE_CONFIG}:
             names_here = {d.props["function_name"] for d in desired_list
                           if d.account == account
@@ -173,6 +175,8 @@ class _AccountReader:
         elif kind == r.DYNAMODB_TABLE:
             table = self._table(name)
             found = [table] if table is not None else []
+        elif kind in {r.ALARM, r.SUBSCRIPTION_ALARM}:
+            found = self.alarms(only=name)
         else:
             raise ValueError(f"cannot re-read a {kind}")
         return next((x for x in found if x.key == (kind, self.account, name)), None)
@@ -394,6 +398,32 @@ class _AccountReader:
             out.append(Resource(r.SQS_QUEUE, self.account, name, {
                 "url": url, "policy": json.loads(policy) if policy else None,
                 "attributes": attributes}, tags, data=Data(messages, "message")))
+        return out
+
+    # -- CloudWatch alarms ------------------------------------------------------------------
+
+    def alarms(self, only: str | None = None) -> list[Resource]:
+        """The stage's alarms (by their name prefix) that are desired or carry its tags.
+
+        DescribeAlarms without AlarmTypes returns metric alarms only (CloudWatch API
+        reference, DescribeAlarms); tags come from ListTagsForResource on the alarm ARN.
+        """
+        out = []
+        select = ({"AlarmNames": [only]} if only is not None
+                  else {"AlarmNamePrefix": names.alarm_prefix(self.stage.name)})
+        subscription_prefix = names.subscription_alarm_prefix(self.stage.name)
+        for alarm in self._pages("cloudwatch", "describe_alarms", "MetricAlarms", "NextToken",
+                                 "alarms", **select):
+            name = alarm["AlarmName"]
+            kind = r.SUBSCRIPTION_ALARM if name.startswith(subscription_prefix) else r.ALARM
+            arn = alarm.get("AlarmArn") or names.alarm_arn(self.stage.region, self.account,
+                                                            name)
+            tags = {t["Key"]: t["Value"] for t in self._call(
+                "cloudwatch", "list_tags_for_resource", name, ResourceARN=arn)["Tags"]}
+            if only is None and not self._wanted_or_mine(kind, name, tags):
+                continue
+            out.append(Resource(kind, self.account, name,
+                                {**alarms.settings_of(alarm), "arn": arn}, tags))
         return out
 
     # -- DynamoDB -----------------------------------------------------------------------

@@ -32,26 +32,34 @@ RULE = "rule"
 SUBSCRIPTION_RULE = "subscription_rule"
 LAMBDA_PERMISSION = "lambda_permission"
 INVOKE_CONFIG = "invoke_config"
+# CloudWatch metric alarms: on the dead-letter queues and the rules `create` makes, and
+# on the subscription rules `subscribe` makes (two kinds, as for rules, so that each
+# command only manages its own).
+ALARM = "alarm"
+SUBSCRIPTION_ALARM = "subscription_alarm"
 
 # Creation order; deletions run in the reverse order. Every reference points to an
 # earlier phase: roles and queues before the targets naming them, buses before their
 # rules and archive, log groups before log targets, rules before the Lambda permission
-# naming their ARN.
+# naming their ARN, queues and rules before the alarms watching them.
 PHASES: tuple[str, ...] = (
     IAM_ROLE, SQS_QUEUE, LOG_GROUP, LOGS_RESOURCE_POLICY, DYNAMODB_TABLE, EVENT_BUS,
-    ARCHIVE, RULE, SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG,
+    ARCHIVE, RULE, ALARM, SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG,
+    SUBSCRIPTION_ALARM,
 )
 # What `create` / `verify` manage, what `subscribe` manages, and what `destroy` sweeps.
-INFRA_KINDS = frozenset(PHASES[:8])
-SUBSCRIPTION_KINDS = frozenset({SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG})
-DESTROY_KINDS = INFRA_KINDS | {SUBSCRIPTION_RULE}
+INFRA_KINDS = frozenset({IAM_ROLE, SQS_QUEUE, LOG_GROUP, LOGS_RESOURCE_POLICY, DYNAMODB_TABLE,
+                         EVENT_BUS, ARCHIVE, RULE, ALARM})
+SUBSCRIPTION_KINDS = frozenset({SUBSCRIPTION_RULE, LAMBDA_PERMISSION, INVOKE_CONFIG,
+                                SUBSCRIPTION_ALARM})
+DESTROY_KINDS = INFRA_KINDS | {SUBSCRIPTION_RULE, SUBSCRIPTION_ALARM}
 
 _LABELS = {
     IAM_ROLE: "IAM role", SQS_QUEUE: "SQS queue", LOG_GROUP: "log group",
     LOGS_RESOURCE_POLICY: "Logs resource policy", DYNAMODB_TABLE: "DynamoDB table",
     EVENT_BUS: "event bus", ARCHIVE: "archive", RULE: "rule",
     SUBSCRIPTION_RULE: "subscription rule", LAMBDA_PERMISSION: "Lambda permission",
-    INVOKE_CONFIG: "event invoke config",
+    INVOKE_CONFIG: "event invoke config", ALARM: "alarm", SUBSCRIPTION_ALARM: "alarm",
 }
 
 

@@ -21,7 +21,8 @@ Chalice sets from the ``tags`` that `configure` writes.
 ...     declared_subscriptions("delivery-service"), {"on_order_created": arn})]
 ['subscription rule local-bus-delivery-service/sub-on_order_created', \
 'Lambda permission delivery-local-on_x/backbone-local-on_order_created', \
-'event invoke config delivery-local-on_x']
+'event invoke config delivery-local-on_x', \
+'alarm backbone-local-subscription-local-bus-delivery-service-sub-on_order_created']
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra_bootstrap import adoption, names, ownership
+from infra_bootstrap import adoption, alarms, names, ownership
 from infra_bootstrap import resources as r
 from infra_bootstrap.declared import SubscriptionLike, declared_subscriptions
 from infra_bootstrap.deployed import deployed_path, read_deployed
@@ -63,7 +64,7 @@ class SubscribeResult:
 def desired_subscriptions(stage: Stage, service: Service,
                           subscriptions: Iterable[SubscriptionLike],
                           function_arns: Mapping[str, str]) -> list[Resource]:
-    """Pure: the rule, permission and invoke config of each subscription of ``service``.
+    """Pure: the rule, permission, invoke config and alarm of each subscription of ``service``.
 
     ``function_arns`` maps each subscription name to its deployed function's ARN.
     """
@@ -104,6 +105,7 @@ def desired_subscriptions(stage: Stage, service: Service,
             "maximum_event_age": MAX_EVENT_AGE_SECONDS,
             "on_failure": dlq_arn,
         }, None))
+        out.append(alarms.rule_alarm(stage, service.account, bus, rule))
     return out
 
 
@@ -140,6 +142,8 @@ def subscribe(stage: Stage, sessions: AccountSessions,
     actual = [a for a in read_actual(stage, sessions, desired, kinds=r.SUBSCRIPTION_KINDS,
                                      functions=deployed)
               if (a.kind != r.SUBSCRIPTION_RULE or (a.account, a.props["bus"]) in in_scope)
+              and (a.kind != r.SUBSCRIPTION_ALARM
+                   or (a.account, a.props["dimensions"].get("EventBusName")) in in_scope)
               and (a.kind != r.INVOKE_CONFIG or (a.account, a.name) in subscribed)]
     kinds = set(r.SUBSCRIPTION_KINDS)
     if stage.forwarding == FORWARD_SUBSCRIBED:
@@ -148,7 +152,7 @@ def subscribe(stage: Stage, sessions: AccountSessions,
         wanted, found = _forwarding_rules(stage, sessions, services, subscriptions)
         desired += wanted
         actual += found
-        kinds.add(r.RULE)
+        kinds |= {r.RULE, r.ALARM}
     keys = adoption.resolve(adopt, desired, actual, stage=stage.name, kinds=kinds)
     computed = plan(desired, actual, stage=stage.name, kinds=kinds, adopt=keys)
     if computed.conflicts:
@@ -161,12 +165,14 @@ def subscribe(stage: Stage, sessions: AccountSessions,
 def _forwarding_rules(stage: Stage, sessions: AccountSessions, services: Sequence[Service],
                       subscriptions: Mapping[str, Sequence[SubscriptionLike]]
                       ) -> tuple[list[Resource], list[Resource]]:
-    """The forwarding rules of ``services`` as their subscriptions want them, and as they
-    are on the global bus (a rule not there is simply absent)."""
+    """The forwarding rules of ``services`` and their alarms as their subscriptions want
+    them, and as they are in the bus account (a rule or alarm not there is simply absent)."""
     patterns = {s.name: [sub.event_pattern for sub in subscriptions.get(s.name, ())]
                 for s in services}
     keys = {(r.RULE, stage.bus_account,
              rule_name(names.GLOBAL_BUS, names.forward_rule_name(s.name))) for s in services}
+    keys |= {(r.ALARM, stage.bus_account, names.rule_alarm_name(
+        stage.name, names.GLOBAL_BUS, names.forward_rule_name(s.name))) for s in services}
     wanted = [d for d in desired_resources(stage, patterns) if d.key in keys]
     found = [x for x in (refresh(stage, sessions, Resource(kind, account, name, {}))
                          for kind, account, name in sorted(keys)) if x is not None]

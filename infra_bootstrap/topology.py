@@ -42,6 +42,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# SNS topic names: 1-256 letters, digits, '-' or '_' (FIFO topics end in .fifo).
+_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Stage names end up in tags, policy statement ids (EventBridge StatementId: [a-zA-Z0-9-_],
 # at most 64 characters, names.statement_sid adds up to 43) and Chalice function names.
@@ -89,6 +91,8 @@ class Stage:
     log_retention_days: int = 14
     archive_retention_days: int = 30
     forwarding: str = FORWARD_ALL
+    # The SNS topic every alarm of the stage notifies (AlarmActions and OKActions), or None.
+    alarm_topic_arn: str | None = None
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -165,7 +169,7 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
         raise TopologyError(f"{where}: must be a table")
     _only_keys(raw, {"region", "bus_account", "organization_id", "log_retention_days",
                      "archive_retention_days", "credentials", "accounts", "services",
-                     "forwarding"}, where)
+                     "forwarding", "alarm_topic_arn"}, where)
     for key in ("region", "bus_account", "services"):
         if key not in raw:
             raise TopologyError(f"{where}: missing required key {key!r}")
@@ -194,6 +198,7 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
         raise TopologyError(f"{where}.forwarding: {forwarding!r} must be \"all\" or "
                             "\"subscribed\"")
 
+    alarm_topic = _alarm_topic(raw.get("alarm_topic_arn"), region, f"{where}.alarm_topic_arn")
     services = _services(raw["services"], where)
     default = _credentials(raw.get("credentials", {}), f"{where}.credentials", allow_role_name=True)
     accounts = tuple(dict.fromkeys([bus_account, *(s.account for s in services)]))
@@ -219,7 +224,31 @@ def parse_stage(name: str, raw: Any, *, label: str = "topology.toml") -> Stage:
     return Stage(name=name, region=region, bus_account=bus_account, services=services,
                  credentials=credentials, organization_id=org_id,
                  log_retention_days=log_days, archive_retention_days=archive_days,
-                 forwarding=forwarding)
+                 forwarding=forwarding, alarm_topic_arn=alarm_topic)
+
+
+def _alarm_topic(value: Any, region: str, where: str) -> str | None:
+    """The stage's alarm topic: an SNS topic ARN in the stage's region, any account.
+
+    Same region: CloudWatch refuses an alarm action in another region ("Invalid region
+    ca-central-1 specified. Only us-west-2 is supported", cds-snc/notification-terraform
+    PR #128). Another account is allowed when the topic's policy lets
+    cloudwatch.amazonaws.com publish (SNS Developer Guide, "Example cases for Amazon SNS
+    access control": allow CloudWatch alarms to publish to a topic in another account).
+
+    >>> _alarm_topic("arn:aws:sns:eu-west-1:444444444444:alarms", "eu-west-1", "x")
+    'arn:aws:sns:eu-west-1:444444444444:alarms'
+    """
+    if value is None:
+        return None
+    topic = names.sns_topic_of(value) if isinstance(value, str) else None
+    if topic is None or not _ACCOUNT.match(topic[1]) or not _TOPIC.match(topic[2]):
+        raise TopologyError(f"{where}: {value!r} is not an SNS topic ARN "
+                            "(arn:aws:sns:<region>:<account>:<topic>)")
+    if topic[0] != region:
+        raise TopologyError(f"{where}: the topic is in {topic[0]}, but CloudWatch alarms of "
+                            f"this stage (region {region}) can only notify a topic in {region}")
+    return value
 
 
 def _services(raw: Any, where: str) -> tuple[Service, ...]:

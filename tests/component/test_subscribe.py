@@ -127,6 +127,18 @@ def test_each_subscription_gets_rule_target_permission_and_invoke_config(
         EventBusName="local-bus-order-service")["Rules"]]
     assert sorted(order_rules) == ["log-all-events", "sub-on_delivery_updated"]
 
+    # ... and an alarm on the rule's failed invocations, in the service's account.
+    cloudwatch = sessions.client(DELIVERY, "cloudwatch")
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[
+        "backbone-test-subscription-local-bus-delivery-service-sub-on_order_created"])[
+        "MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/Events", "FailedInvocations", "Sum")
+    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [
+        ("EventBusName", bus), ("RuleName", "sub-on_order_created")]
+    assert {t["Key"]: t["Value"] for t in cloudwatch.list_tags_for_resource(
+        ResourceARN=alarm["AlarmArn"])["Tags"]} == TAGS
+
 
 def test_second_run_changes_nothing(stage: Stage, deployed: dict[str, dict[str, str]],
                                     api_calls: ApiCalls) -> None:
@@ -159,6 +171,7 @@ def test_a_subscription_no_longer_declared_loses_its_rule(
     result = _run(stage, deployed, {**DECLARED, "delivery-service": (ORDER_CREATED,)})
 
     assert [c.description for c in result.calls if c.mutating] == [
+        "delete alarm backbone-test-subscription-local-bus-delivery-service-sub-on_any_order",
         "remove Lambda permission delivery-service-test-on_any_order/backbone-test-on_any_order",
         "remove targets function from subscription rule "
         "local-bus-delivery-service/sub-on_any_order",
@@ -182,7 +195,7 @@ def test_dry_run_plans_without_changing_anything(stage: Stage,
     assert not result.applied
     assert {c.api_name for c in result.calls} == {
         "events:PutRule", "events:PutTargets", "lambda:AddPermission",
-        "lambda:PutFunctionEventInvokeConfig"}
+        "lambda:PutFunctionEventInvokeConfig", "cloudwatch:PutMetricAlarm"}
     assert api_calls.mutating == []
 
 
@@ -194,7 +207,7 @@ def test_only_the_services_asked_for_are_touched(stage: Stage, sessions: Account
                   {"order-service": ()})
 
     assert [c.operation for c in result.calls] == [
-        "remove_permission", "remove_targets", "delete_rule"]
+        "delete_alarms", "remove_permission", "remove_targets", "delete_rule"]
     assert len(sessions.client(DELIVERY, "events").list_rules(
         EventBusName="local-bus-delivery-service", NamePrefix="sub-")["Rules"]) == 2
 
@@ -372,7 +385,7 @@ def test_cli_reads_chalice_deployed_state(stage: Stage, topology_file: Path,
 
     assert first.exit_code == 0, first.output
     assert "lambda:AddPermission" in first.output
-    assert "12 change(s) applied" in first.output
+    assert "15 change(s) applied" in first.output
     assert second.exit_code == 0, second.output
     assert second.output.strip().endswith("subscriptions up to date, nothing changed")
 
@@ -385,7 +398,7 @@ def test_cli_dry_run_for_one_service(stage: Stage, topology_file: Path,
     result = _cli(topology_file, "--service", "order-service", "--dry-run")
 
     assert result.exit_code == 0, result.output
-    assert "4 change(s) planned (dry run)" in result.output
+    assert "5 change(s) planned (dry run)" in result.output
     assert _cli(topology_file, "--service", "order-service", "--dry-run").output == result.output
 
 

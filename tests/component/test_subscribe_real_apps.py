@@ -195,8 +195,9 @@ def test_second_subscribe_and_create_change_nothing(stage: Stage, topology_file:
     verified = _cli(topology_file, "verify")
 
     assert first.exit_code == 0, first.output
-    # Per subscription: PutRule, PutTargets, AddPermission, PutFunctionEventInvokeConfig.
-    assert "stage test: 8 change(s) applied" in first.output
+    # Per subscription: PutRule, PutTargets, AddPermission, PutFunctionEventInvokeConfig,
+    # PutMetricAlarm.
+    assert "stage test: 10 change(s) applied" in first.output
     assert second.exit_code == 0, second.output
     assert second.output.strip().endswith("subscriptions up to date, nothing changed")
     assert again.exit_code == 0, again.output
@@ -236,7 +237,7 @@ def test_verify_finds_deployed_functions_that_are_not_subscribed(
 
     assert verified.exit_code == 1
     findings = _findings(verified)
-    assert len(findings) == 8  # per subscription: rule, targets, permission, invoke config
+    assert len(findings) == 10  # per subscription: rule, targets, permission, invoke config, alarm
     assert all("not subscribed as declared" in f and "`subscribe` repairs it" in f
                for f in findings)
     assert any("local-bus-delivery-service/sub-on_order_created" in f for f in findings)

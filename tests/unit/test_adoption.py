@@ -62,7 +62,7 @@ def test_refs_with_slashes_in_the_name() -> None:
     (["global-bus"], "--adopt global-bus: expected KIND/NAME or ACCOUNT:KIND/NAME"),
     (["bucket/global-bus"], "--adopt bucket/global-bus: unknown kind bucket (one of: iam_role, "
                             "sqs_queue, log_group, logs_resource_policy, dynamodb_table, "
-                            "event_bus, archive, rule)"),
+                            "event_bus, archive, rule, alarm)"),
     (["subscription_rule/local-bus-order-service/sub-x"],
      "--adopt subscription_rule/local-bus-order-service/sub-x: unknown kind subscription_rule"),
     (["sqs_queue/global-bus-forward-dlq"],

@@ -14,7 +14,8 @@ from localcloud.policy import Decision, Principal, evaluate
 
 REGION = "eu-west-1"
 BUS, ORDER, DELIVERY = "111111111111", "222222222222", "333333333333"
-TAGGABLE = {r.IAM_ROLE, r.SQS_QUEUE, r.LOG_GROUP, r.DYNAMODB_TABLE, r.EVENT_BUS, r.RULE}
+TAGGABLE = {r.IAM_ROLE, r.SQS_QUEUE, r.LOG_GROUP, r.DYNAMODB_TABLE, r.EVENT_BUS, r.RULE,
+            r.ALARM}
 
 
 def _stage(**overrides: object) -> Stage:
@@ -50,6 +51,10 @@ def test_every_resource_is_in_its_account() -> None:
         (r.SQS_QUEUE, BUS, "global-bus-forward-dlq"),
         (r.ARCHIVE, BUS, "global-bus-archive"),
         (r.LOGS_RESOURCE_POLICY, BUS, names.logs_resource_policy("test")),
+        (r.ALARM, BUS, "backbone-test-dlq-global-bus-forward-dlq"),
+        (r.ALARM, BUS, "backbone-test-failed-global-bus-log-all-events"),
+        (r.ALARM, BUS, "backbone-test-failed-global-bus-global-to-order-service"),
+        (r.ALARM, BUS, "backbone-test-failed-global-bus-global-to-delivery-service"),
         *[(kind, account, name) for service, account in
           (("order-service", ORDER), ("delivery-service", DELIVERY)) for kind, name in (
               (r.EVENT_BUS, f"local-bus-{service}"),
@@ -57,7 +62,9 @@ def test_every_resource_is_in_its_account() -> None:
               (r.RULE, f"local-bus-{service}/log-all-events"),
               (r.SQS_QUEUE, f"{service}-handler-dlq"),
               (r.DYNAMODB_TABLE, f"{service}-state"),
-              (r.LOGS_RESOURCE_POLICY, names.logs_resource_policy("test")))],
+              (r.LOGS_RESOURCE_POLICY, names.logs_resource_policy("test")),
+              (r.ALARM, f"backbone-test-dlq-{service}-handler-dlq"),
+              (r.ALARM, f"backbone-test-failed-local-bus-{service}-log-all-events"))],
     }
     assert len(keys) == len(resources), "no resource is desired twice"
 

@@ -293,6 +293,10 @@ def test_a_removed_service_is_swept_but_nothing_else() -> None:
         "SQS queue delivery-service-handler-dlq",
         "DynamoDB table delivery-service-state",
         "Logs resource policy backbone-test-eventbridge-to-event-logs",
+        # ... and the alarms on its queue and rules.
+        "alarm backbone-test-dlq-delivery-service-handler-dlq",
+        "alarm backbone-test-failed-global-bus-global-to-delivery-service",
+        "alarm backbone-test-failed-local-bus-delivery-service-log-all-events",
     }
     updated = {c.resource for c in calls
                if c.operation in {"remove_permission", "set_queue_attributes"}}

@@ -52,7 +52,10 @@ def test_everything_empty_and_untouched_is_deleted() -> None:
     steps = teardown(_made().values(), STAGE, discard_data=False)
 
     assert {s.action for s in steps} == {DELETE}
-    assert [s.resource.kind for s in steps][:3] == [r.RULE] * 3
+    # The alarms go first, then the rules (targets first), ... (resources.PHASES reversed).
+    kinds = [s.resource.kind for s in steps]
+    assert kinds[:8] == [r.ALARM] * 8
+    assert kinds[8:11] == [r.RULE] * 3
 
 
 def test_whatever_holds_data_is_kept_with_its_count() -> None:

@@ -68,7 +68,26 @@ CASES = {
         _stage(accounts={"222222222222": {"role_arn": "arn:aws:iam::333333333333:role/Admin"}}),
         "is a role in another account"),
     "not TOML": ("[stages.s\nregion = 1\n", "not valid TOML"),
+    "alarm topic that is not an SNS ARN": (
+        _stage(alarm_topic_arn="arn:aws:sqs:eu-west-1:444444444444:alarms"),
+        "stages.s.alarm_topic_arn: 'arn:aws:sqs:eu-west-1:444444444444:alarms' is not an SNS "
+        "topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+    "alarm topic with a bad account": (
+        _stage(alarm_topic_arn="arn:aws:sns:eu-west-1:4444:alarms"),
+        "stages.s.alarm_topic_arn: 'arn:aws:sns:eu-west-1:4444:alarms' is not an SNS topic ARN"),
+    "alarm topic in another region": (
+        _stage(alarm_topic_arn="arn:aws:sns:us-east-1:444444444444:alarms"),
+        "stages.s.alarm_topic_arn: the topic is in us-east-1, but CloudWatch alarms of this "
+        "stage (region eu-west-1) can only notify a topic in eu-west-1"),
 }
+
+
+def test_an_alarm_topic_in_another_account_is_taken(tmp_path: Path) -> None:
+    topic = "arn:aws:sns:eu-west-1:444444444444:backbone-alarms"
+    path = write_topology(tmp_path, _stage(alarm_topic_arn=topic))
+
+    assert load_stage("s", path).alarm_topic_arn == topic
+
 
 def _run(args: list[str]) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, args)
