@@ -189,8 +189,12 @@ class Endpoint:
         self._loaded = True
         folder = self.state_file.parent
         if folder.exists() and not folder.is_dir():
-            raise StateFileError(folder, "is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
+            raise StateFileError(folder, "is not a folder", kind="state dir")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateFileError(folder, f"cannot be created ({exc.strerror})",
+                                 kind="state dir") from None
         if not self.state_file.exists():
             return None
         self._snapshot = load(self.state_file)

@@ -60,10 +60,12 @@ class StateFileError(Exception):
 
     exit_code = 2
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, *, kind: str = "state file") -> None:
         self.path = path
-        super().__init__(f"state file {path} {problem}: start with another --state-dir, "
-                         "or move the file away to start empty (it is not deleted)")
+        remedy = ("start with another --state-dir, or move the file away to start empty "
+                  "(it is not deleted)" if kind == "state file"
+                  else "give --state-dir a folder this user can write")
+        super().__init__(f"{kind} {path} {problem}: {remedy}")
 
 
 @dataclass

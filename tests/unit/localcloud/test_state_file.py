@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import persistence
+from localcloud.endpoint import Endpoint
 from localcloud.pending import PendingWork, from_snapshot
 from localcloud.persistence import Snapshot, StateFileError, load, save
 from localcloud.scheduling import Scheduler, Tagged
@@ -124,3 +125,21 @@ def test_an_invocation_running_at_the_stop_runs_again_after_its_functions_timeou
 
     # The stopped run may hold a lease for the rest of its timeout (lambda_async.retry_wait_s).
     assert [w.delay_s for w in kept] == [65.0, 0.0]
+
+
+def test_a_state_dir_that_is_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+
+    with pytest.raises(StateFileError) as raised:
+        Endpoint(port=0, state_dir=not_a_folder).load_state()
+
+    assert str(raised.value) == (f"state dir {not_a_folder} is not a folder: give "
+                                 "--state-dir a folder this user can write")
+
+
+def test_an_empty_state_dir_is_made_and_means_nothing_saved_yet(tmp_path: Path) -> None:
+    state_dir = tmp_path / "new" / "state"
+
+    assert Endpoint(port=0, state_dir=state_dir).load_state() is None
+    assert state_dir.is_dir()
