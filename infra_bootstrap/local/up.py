@@ -468,12 +468,17 @@ class LocalCloud:
                 raise WorkerExited(worker.exited("while running"))
 
     def tail(self, bus: str, account: str) -> LogTail:
-        tail = LogTail(self.sessions.client(account, "logs"), bus, account)
-        if self.endpoint is not None:  # read to the end, while the endpoint drains too
+        self.own(account)
+        return LogTail(self.sessions.client(account, "logs"), bus, account)
+
+    def own(self, account: str) -> None:
+        """This process's current credentials in ``account`` are the local cloud's own:
+        its console reads to the end while the endpoint drains (a refreshed session has
+        a new key: called again before each read)."""
+        if self.endpoint is not None:
             credentials = self.sessions.session(account).get_credentials()
             if credentials is not None:
                 self.endpoint.gate.own(credentials.get_frozen_credentials().access_key)
-        return tail
 
     def tails(self) -> list[LogTail]:
         return [self.tail(bus, account) for bus, account in bus_logs(self.stage)]
@@ -538,6 +543,7 @@ class Console:
 
     def flush(self) -> None:
         """Print what was logged since the last flush."""
+        self.cloud.own(self.cloud.stage.bus_account)
         for logged in self.tail.poll():
             print(event_line(logged), file=self.out, flush=True)
         router = self.cloud.endpoint.router if self.cloud.endpoint is not None else None
