@@ -116,10 +116,12 @@ def test_the_worker_needs_nothing_but_its_spec() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
                             capture_output=True, text=True, timeout=60).stdout
 
-    # api_requests: how the order API front reads request bodies (pure, no configuration).
+    # api_requests: how the order API front reads request bodies; api_drain: how it stops
+    # (both pure, no configuration).
     assert json.loads(loaded) == [
-        "infra_bootstrap", "infra_bootstrap.local", "infra_bootstrap.local.api_requests",
-        "infra_bootstrap.local.handoff", "infra_bootstrap.local.worker"]
+        "infra_bootstrap", "infra_bootstrap.local", "infra_bootstrap.local.api_drain",
+        "infra_bootstrap.local.api_requests", "infra_bootstrap.local.handoff",
+        "infra_bootstrap.local.worker"]
 
 
 def test_handlers_see_no_aws_variable_but_their_accounts() -> None:
