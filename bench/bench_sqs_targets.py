@@ -141,7 +141,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--moto-events", type=int, default=300)
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}", flush=True)
+    print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (shared machine)",
+          flush=True)
     ours_port, moto_port = free_port(), free_port()
     ours = bench("local cloud", [sys.executable, "-m", "localcloud", "--port", str(ours_port)],
                  args.events, ours_port, idle=True)

@@ -22,16 +22,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localcloud import replays
+from localcloud import keepalive, moto_speedups, replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
+from localcloud.dispatch import Dispatcher
 from localcloud.drain import DrainGate, Leftovers, wait_drained
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker
@@ -50,10 +47,8 @@ DRAIN_SECONDS = 5.0
 STOP_JOIN_S = 2.0
 
 
-class _RequestHandler(MotoRequestHandler):
+class _RequestHandler(keepalive.KeepAliveRequestHandler):
     """moto's handler, with keep-alive connections and without a log line per request."""
-
-    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -125,11 +120,12 @@ class Endpoint:
         if self.port:
             _check_port_free(self.host, self.port)
         snapshot = self.load_state()
+        moto_speedups.install()  # same responses, less per-request work (see the module)
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)
         router = Router(self.config, state=state,
                         invoker=self._invoker or runtime)
-        app = Gateway(DomainDispatcherApplication(create_backend_app), router, state=state,
+        app = Gateway(Dispatcher(create_backend_app), router, state=state,
                       control=self.control, gate=self.gate)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
@@ -164,6 +160,7 @@ class Endpoint:
         state dir, save the state and the work not done (after ``drain``, if any)."""
         if self._server is not None:
             self._server.shutdown()
+            keepalive.end_connections(self._server)  # no request served after stop
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
