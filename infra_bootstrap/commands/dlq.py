@@ -15,7 +15,7 @@ import click
 
 from infra_bootstrap.commands.events import open_sessions
 from infra_bootstrap.errors import UsageError
-from infra_bootstrap.operate import queues
+from infra_bootstrap.operate import plain, queues
 from infra_bootstrap.operate.deadletters import group_by_error
 from infra_bootstrap.operate.redrive import Outcome, redrive_queues
 from infra_bootstrap.options import stage_options
@@ -58,10 +58,10 @@ def list_queues(stage: Stage, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'account':<13} {'queue':<40} {'messages':>8} {'in flight':>9}  holds")
+    plain.echo(f"{'account':<13} {'queue':<40} {'messages':>8} {'in flight':>9}  holds")
     for row in rows:
         missing = "" if row["exists"] else "  (does not exist: run create)"
-        click.echo(f"{row['account']:<13} {row['queue']:<40} {row['messages']:>8} "
+        plain.echo(f"{row['account']:<13} {row['queue']:<40} {row['messages']:>8} "
                    f"{row['inFlight']:>9}  {row['holds']}{missing}")
 
 
@@ -78,13 +78,13 @@ def show(stage: Stage, queue: str, as_json: bool) -> None:
         click.echo(json.dumps([letter.to_json() for letter in letters], indent=2))
         return
     if not letters:
-        click.echo(f"{queue}: no dead letters")
+        plain.echo(f"{queue}: no dead letters")
         return
     for (error, message), group in group_by_error(letters).items():
-        click.echo(f"{len(group)} x {error}" + (f": {message}" if message else ""))
+        plain.echo(f"{len(group)} x {error}" + (f": {message}" if message else ""))
         for letter in group:
             where = letter.destination.arn if letter.destination else "?"
-            click.echo(f"  {letter.detail_type} id={letter.event_id or '?'} "
+            plain.echo(f"  {letter.detail_type} id={letter.event_id or '?'} "
                        f"correlation={letter.correlation_id or '?'} -> {where}")
 
 
@@ -107,15 +107,15 @@ def redrive(ctx: click.Context, stage: Stage, queue: str | None, dry_run: bool,
                       f"(stage {stage.name})?", abort=True)
 
     def report(outcome: Outcome) -> None:
-        click.echo(outcome.line(dry_run), err=not dry_run and not outcome.done)
+        plain.echo(outcome.line(dry_run), err=not dry_run and not outcome.done)
 
     outcomes: Sequence[Outcome] = redrive_queues(stage, sessions, chosen, dry_run=dry_run,
                                                  report=report)
     done = sum(o.done for o in outcomes)
     if dry_run:
-        click.echo(f"stage {stage.name}: {len(outcomes)} dead letter(s) would be redriven")
+        plain.echo(f"stage {stage.name}: {len(outcomes)} dead letter(s) would be redriven")
         return
-    click.echo(f"stage {stage.name}: {done} redriven, {len(outcomes) - done} kept")
+    plain.echo(f"stage {stage.name}: {done} redriven, {len(outcomes) - done} kept")
     if done < len(outcomes):
         ctx.exit(1)
 

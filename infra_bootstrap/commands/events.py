@@ -22,7 +22,7 @@ from backbone.trace_file import read_spans
 from backbone.tracing import TRACES_FILE
 from infra_bootstrap import names
 from infra_bootstrap.errors import AwsCallError, UsageError
-from infra_bootstrap.operate import logs, queues, spans, trace
+from infra_bootstrap.operate import logs, plain, queues, spans, trace
 from infra_bootstrap.operate.lines import event_line
 from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.operate.timespec import iso_ms, parse_time
@@ -65,7 +65,7 @@ def _echo_events(events: Sequence[LoggedEvent], pattern: EventPattern | None,
                                    "ingestionTime": logged.ingestion_ms,
                                    "event": logged.event}))
         else:
-            click.echo(event_line(logged))
+            plain.echo(event_line(logged))
 
 
 @click.group(short_help="Tail, trace and replay the stage's events.")
@@ -139,14 +139,14 @@ def trace_command(stage: Stage, key: str, since: str, as_json: bool,
                                           "durationMs": s.duration_ms} for s in found]},
                               indent=2))
     elif roots:
-        click.echo(f"trace of {key}: {trace.summary(roots)}")
+        plain.echo(f"trace of {key}: {trace.summary(roots)}")
         for line in trace.render(roots):
-            click.echo(line)
+            plain.echo(line)
         if spans_file is not None:
-            click.echo(f"spans of trace {', '.join(traced) or '(none carried)'}: "
+            plain.echo(f"spans of trace {', '.join(traced) or '(none carried)'}: "
                        f"{len(found)} in {spans_file}")
             for line in spans.render(found):
-                click.echo(line)
+                plain.echo(line)
     if not roots:
         raise UsageError(f"no event of stage {stage.name} since {since} has the correlation, "
                          f"event or order id {key}")
@@ -218,7 +218,7 @@ def replay(ctx: click.Context, stage: Stage, since: str, until: str | None,
                  EventStartTime=datetime.fromtimestamp(start_ms / 1000, UTC),
                  EventEndTime=datetime.fromtimestamp(end_ms / 1000, UTC),
                  Destination=destination)
-    click.echo(f"replay {name} started: {window} to {service or names.GLOBAL_BUS}")
+    plain.echo(f"replay {name} started: {window} to {service or names.GLOBAL_BUS}")
     last: tuple[Any, ...] = ()
     while True:
         described = _events_call(account, "events:DescribeReplay", name,
@@ -228,13 +228,13 @@ def replay(ctx: click.Context, stage: Stage, since: str, until: str | None,
         if progress != last:
             last = progress
             replayed_to = described.get("EventLastReplayedTime")
-            click.echo(f"replay {name}: {state}"
+            plain.echo(f"replay {name}: {state}"
                        + (f", replayed up to {replayed_to}" if replayed_to else ""))
         if state in REPLAY_DONE:
             break
         time.sleep(REPLAY_POLL_SECONDS)
     if state != "COMPLETED":
-        click.echo(f"replay {name} {state}: {described.get('StateReason', '')}", err=True)
+        plain.echo(f"replay {name} {state}: {described.get('StateReason', '')}", err=True)
         ctx.exit(1)
 
 COMMANDS = [events]

@@ -56,6 +56,7 @@ from infra_bootstrap.local.handoff import WorkerSpec
 from infra_bootstrap.operate import trace
 from infra_bootstrap.operate.lines import event_line
 from infra_bootstrap.operate.logs import LogTail, bus_logs
+from infra_bootstrap.operate.plain import terminal_safe
 from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
@@ -533,7 +534,8 @@ class LocalCloud:
 
 class Console:
     """Prints each global bus event once it is logged, and one line for each failed
-    delivery, retry, dead letter and denied PutEvents entry (the data plane's notices)."""
+    delivery, retry, dead letter and denied PutEvents entry (the data plane's notices),
+    made safe for a terminal (what publishers chose is shown escaped, never obeyed)."""
 
     def __init__(self, cloud: LocalCloud, out: IO[str]) -> None:
         self.cloud = cloud
@@ -545,12 +547,12 @@ class Console:
         """Print what was logged since the last flush."""
         self.cloud.own(self.cloud.stage.bus_account)
         for logged in self.tail.poll():
-            print(event_line(logged), file=self.out, flush=True)
+            print(terminal_safe(event_line(logged)), file=self.out, flush=True)
         router = self.cloud.endpoint.router if self.cloud.endpoint is not None else None
         if router is not None:
             self.seen, fresh = router.notices.since(self.seen)
             for line in fresh:
-                print(line, file=self.out, flush=True)
+                print(terminal_safe(line), file=self.out, flush=True)
 
 
 def stream(cloud: LocalCloud, console: Console, stop: threading.Event) -> None:
