@@ -99,6 +99,16 @@ class Leftovers:
                 f"{_count(self.retries, 'retry', 'retries')} scheduled ({where})")
 
 
+def unkept_line(count: int, state_file: str) -> str:
+    """The line a stop prints when some work could not be kept in the state file.
+
+    >>> unkept_line(2, "/s/localcloud-state.pickle")
+    'not kept in /s/localcloud-state.pickle: 2 pieces of work (a replay in progress is not resumed)'
+    """
+    return (f"not kept in {state_file}: {_count(count, 'piece', 'pieces')} of work "
+            "(a replay in progress is not resumed)")
+
+
 Backlog = Callable[[], tuple[int, list[float]]]
 POLL_S = 0.02
 

@@ -29,7 +29,7 @@ from localcloud import keepalive, moto_speedups, replays
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.dispatch import Dispatcher
-from localcloud.drain import DrainGate, Leftovers, wait_drained
+from localcloud.drain import DrainGate, Leftovers, unkept_line, wait_drained
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker
 from localcloud.gateway import Gateway
@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(leftovers.line(kept_in=str(endpoint.state_file) if endpoint.state_file else None),
           flush=True)
+    if endpoint.unkept and endpoint.state_file is not None:
+        print(unkept_line(endpoint.unkept, str(endpoint.state_file)), flush=True)
     return 0
 
 

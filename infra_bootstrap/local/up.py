@@ -62,7 +62,7 @@ from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, ne
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 from localcloud.control import SECRET_ENV, control_secret
-from localcloud.drain import Leftovers
+from localcloud.drain import Leftovers, unkept_line
 from localcloud.endpoint import DRAIN_SECONDS, Endpoint
 from localcloud.persistence import StateFileError
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
@@ -510,6 +510,8 @@ class LocalCloud:
                 self.endpoint.stop()
             except Exception as exc:  # raised once everything else is stopped
                 not_saved = exc
+            if self.endpoint.unkept and self.endpoint.state_file is not None:
+                self._notice(unkept_line(self.endpoint.unkept, str(self.endpoint.state_file)))
         if self._saved_endpoint_url is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:

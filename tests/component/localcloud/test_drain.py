@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -101,3 +102,15 @@ def test_what_the_window_leaves_is_counted_not_waited_for(endpoint: Endpoint) ->
     assert leftovers == Leftovers(deliveries=1, retries=1)
     assert leftovers.line() == ("stopped with 1 delivery pending, 1 retry scheduled "
                                 "(lost: run with --state-dir to keep them)")
+
+
+def test_work_a_state_file_cannot_keep_is_counted_at_stop(tmp_path: Path) -> None:
+    endpoint = Endpoint(port=0, config=RouterConfig(time_scale=TIME_SCALE),
+                        state_dir=tmp_path).start()
+    # Untagged work (as a replay's steps are): it cannot be described in a state file.
+    endpoint.router.scheduler.later(3600, lambda: None, on_pool=False)  # type: ignore[union-attr]
+
+    endpoint.stop()
+
+    assert endpoint.unkept == 1
+    assert (tmp_path / "localcloud-state.pickle").exists()
