@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from localcloud.chaos import ChaosSettings
+
 
 @dataclass(frozen=True)
 class RouterConfig:
@@ -29,3 +31,6 @@ class RouterConfig:
     max_pending: int = 100_000
     # Entries kept by each memo of decisions, policies and compiled patterns.
     cache_size: int = 4096
+    # At-least-once delivery on demand (duplicates, delays, transient failures);
+    # None: every event delivered once (localcloud.chaos).
+    chaos: ChaosSettings | None = None

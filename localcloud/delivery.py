@@ -56,7 +56,8 @@ class DeliveryFailure(LocalCloudError):
 @dataclass
 class Delivery:
     """One event on its way to one target of one matched rule; ``retries`` counts the
-    EventBridge retries so far, ``started`` is when the first attempt began."""
+    EventBridge retries so far, ``started`` is when the first attempt began;
+    ``chaos_decided``: ``--chaos`` already delayed or duplicated it (localcloud.chaos)."""
 
     event: RoutedEvent
     rule_arn: str
@@ -64,6 +65,7 @@ class Delivery:
     target: Mapping[str, Any]
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
+    chaos_decided: bool = False
 
     @property
     def target_arn(self) -> str:

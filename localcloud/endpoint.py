@@ -26,6 +26,7 @@ from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import keepalive, moto_speedups, replays
+from localcloud.chaos import ChaosSettings, ChaosSpecError
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.dispatch import Dispatcher
@@ -237,6 +238,13 @@ def _check_port_free(host: str, port: int) -> None:
     raise error
 
 
+def _chaos_spec(text: str) -> ChaosSettings:
+    try:
+        return ChaosSettings.parse(text)
+    except ChaosSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve in the foreground until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(prog="python -m localcloud",
@@ -253,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="keep the whole state in this folder across restarts "
                              "(default: it ends with the process)")
+    parser.add_argument("--chaos", type=_chaos_spec, default=None, metavar="SPEC",
+                        help="at-least-once delivery: duplicates=P,delay=S,failures=P"
+                             "[,seed=N] (see docs/local-cloud.md)")
     args = parser.parse_args(argv)
-    endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale),
+    endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale,
+                                                                  chaos=args.chaos),
                         state_dir=args.state_dir)
     try:
         endpoint.start()
@@ -273,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     # The secret first: a client that has read the listening line knows both.
     print(f"control secret: {endpoint.control_secret}", flush=True)
+    if endpoint.router is not None and endpoint.router.chaos is not None:
+        print(endpoint.router.chaos.settings.describe(), flush=True)
     print(f"listening: {endpoint.url}", flush=True)
     while not stopped.wait(0.5):
         pass

@@ -13,7 +13,8 @@ Every other request must be signed (SigV4) with credentials the local cloud know
 (:mod:`localcloud.auth_errors`); the caller's account is the account of its access key,
 never a header. STS ``AssumeRole`` is checked here (:mod:`localcloud.sts`) before moto
 issues the credentials. API Gateway's public URLs (``/restapis/<id>/<stage>/_user_request_/``)
-need no credentials, as on AWS.
+need no credentials, as on AWS. DynamoDB's requests go to moto one at a time
+(:mod:`localcloud.item_atomicity`), so that a conditional write is atomic as on AWS.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from localcloud.drain import (
 )
 from localcloud.errors import AwsApiError
 from localcloud.identity import Authenticator, Identity
+from localcloud.item_atomicity import ItemAtomicity
 from localcloud.lambda_invoke import INVOKE_PATH, InvokeApi
 from localcloud.matching import evaluate_test_event, validate_pattern
 from localcloud.policy import Principal
@@ -84,6 +86,7 @@ class Gateway:
         self.sts = LocalSts(state)
         self.rest_apis = RestApiService(state, lambda: self.router.invoker)
         self.invoke_api = InvokeApi(state, router.invoker, router.invocations.invoke_async)
+        self.item_atomicity = ItemAtomicity()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -148,6 +151,9 @@ class Gateway:
             # moto reads the body we already read.
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            if self.item_atomicity.guards(target):
+                return self.item_atomicity.serve(
+                    lambda: self.moto_app(environ, start_response))
         return self.moto_app(environ, start_response)
 
     # -- EventBridge ------------------------------------------------------------------

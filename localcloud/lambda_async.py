@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,27 +116,38 @@ def invocation_record(*, request_id: str, function_arn: str, condition: str,
 
 # Errors of a run that was stopped (killed or timed out): its deadline is real time.
 STOPPED_RUN_ERRORS = frozenset({"Runtime.ExitError", "Sandbox.Timedout"})
+# How long after a stopped run's deadline its retry comes, at least. A handler may hold a
+# lease until its invocation's deadline plus a margin for clock differences
+# (backbone.idempotency: 1 s); the run's deadline also counts from when its worker read
+# the request, which a loaded machine may delay. Real seconds.
+STOPPED_RUN_GRACE_S = 5.0
 
 
 def retry_wait_s(scaled_wait_s: float, result: InvocationResult, *, timeout_s: float) -> float:
     """The local wait before a retry: Lambda's wait, scaled, but never shorter than the
-    function's timeout after a run that was stopped (killed or timed out).
+    function's timeout plus :data:`STOPPED_RUN_GRACE_S` after a run that was stopped
+    (killed or timed out).
 
-    A handler may hold a lease for its invocation's remaining time (real time); on AWS the
-    one and two minute waits outlast it for usual timeouts, so a retry finds it expired.
-    Scaled to milliseconds, a retry would meet the lease of the run it replaces and fail
-    again, until the retries were spent.
+    A handler may hold a lease for its invocation's remaining time (real time) plus a
+    margin. On AWS a retry that still meets the lease of the run it replaces (a run
+    killed early, with a timeout over a minute) fails, and the next retry, two minutes
+    later, finds it expired. Scaled to milliseconds, every retry would meet it and the
+    event would be dead-lettered; so the first retry waits until the lease is surely gone.
 
     >>> stopped = InvocationResult(200, {"errorType": "Runtime.ExitError"}, "Unhandled")
     >>> retry_wait_s(0.1, stopped, timeout_s=3)
-    3
+    8.0
     >>> retry_wait_s(0.1, InvocationResult(200, {"errorType": "ValueError"}), timeout_s=3)
     0.1
     """
     payload = result.payload if isinstance(result.payload, dict) else {}
     if payload.get("errorType") in STOPPED_RUN_ERRORS:
-        return max(scaled_wait_s, timeout_s)
+        return max(scaled_wait_s, timeout_s + STOPPED_RUN_GRACE_S)
     return scaled_wait_s
+
+
+# How often a retry that waits for another run of the same event looks again (real s).
+SAME_EVENT_POLL_S = 0.05
 
 
 @dataclass
@@ -175,10 +188,24 @@ class Invocation:
         elapsed = (time.monotonic() if now is None else now) - self.accepted
         return max(0.0, elapsed - self.waited_local_s) + self.waited_aws_s
 
+    @property
+    def same_event(self) -> tuple[str, str] | None:
+        """(function, event id) of an event with an ``id`` (EventBridge's): the runs of
+        duplicates of one event share it; None for a payload without one."""
+        event_id = self.event.get("id") if isinstance(self.event, dict) else None
+        return (self.function_arn, event_id) if isinstance(event_id, str) else None
+
 
 class AsyncInvocations:
     """Runs invocations on the scheduler's pool; retries function errors after Lambda's
-    waits; sends invocation records to destinations."""
+    waits; sends invocation records to destinations.
+
+    A retry never starts while another run of the same event (same ``id``: a duplicate
+    delivery) by the same function is in progress. On AWS, Lambda's one and two minute
+    waits outlast such a run, so a duplicate that failed on the run's idempotency lease
+    finds it done when retried; scaled to 0.1 and 0.2 s they would not, and the duplicate
+    would be dead-lettered although its event was handled.
+    """
 
     def __init__(self, scheduler: Scheduler, invoker: FunctionInvoker, queues: QueueSender,
                  report: DeliveryReport, notices: Notices | None = None) -> None:
@@ -187,6 +214,8 @@ class AsyncInvocations:
         self.invoker = invoker
         self.queues = queues
         self.report = report
+        self._running: Counter[tuple[str, str]] = Counter()
+        self._running_lock = threading.Lock()
 
     def start(self, delivery: Delivery, target: Arn, function: Function, body: str) -> None:
         """Hand the event to Lambda; EventBridge's part ends once the first attempt ran."""
@@ -224,13 +253,27 @@ class AsyncInvocations:
 
     def _attempt(self, inv: Invocation) -> None:
         """One attempt; whatever goes wrong ends as a retry, a destination record or a
-        counted and logged drop."""
+        counted and logged drop. A retry waits while a run of the same event is on."""
+        key = inv.same_event
+        with self._running_lock:
+            if key is not None and inv.attempts and self._running[key]:
+                self.scheduler.later(SAME_EVENT_POLL_S / self.scheduler.time_scale,
+                                     self._attempt_work(inv), on_pool=True)
+                return
+            if key is not None:
+                self._running[key] += 1
         try:
             self._try(inv)
         except Exception as exc:
             log.exception("asynchronous invocation %s crashed", inv.request_id)
             self.report.count("dropped")
             self._record(inv, "lambda crashed", f"{type(exc).__name__}: {exc}")
+        finally:
+            if key is not None:
+                with self._running_lock:
+                    self._running[key] -= 1
+                    if not self._running[key]:
+                        del self._running[key]
 
     def _try(self, inv: Invocation) -> None:
         inv.attempts += 1

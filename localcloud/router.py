@@ -18,6 +18,7 @@ default). docs/local-cloud.md lists every rule followed, with its AWS source.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -28,8 +29,10 @@ from localcloud import arns, replays
 from localcloud import notices as lines
 from localcloud.admission import Admission, BusRef, Caller
 from localcloud.cache import BoundedCache
+from localcloud.chaos import Chaos
 from localcloud.config import RouterConfig
 from localcloud.delivery import (
+    CONNECTION_FAILURE,
     INTERNAL_ERROR,
     INVALID_PARAMETER,
     Delivery,
@@ -44,7 +47,7 @@ from localcloud.notices import Notices
 from localcloud.pending import PendingWork, from_snapshot, shift
 from localcloud.queues import QueueSender
 from localcloud.replays import ReplayJob
-from localcloud.retries import DeadLetters, RetryIn, next_attempt
+from localcloud.retries import DeadLetters, Exhausted, RetryIn, next_attempt
 from localcloud.scheduling import Scheduler, Tagged
 from localcloud.state import CloudState
 from localcloud.targets.archive import ArchiveTarget
@@ -59,7 +62,10 @@ __all__ = ["Caller", "Router", "RouterConfig"]
 log = logging.getLogger(__name__)
 
 STATS = ("accepted", "failed_entries", "routed", "delivered", "retried", "dead_lettered",
-         "dropped", "lambda_errors", "unknown_bus")
+         "dropped", "lambda_errors", "unknown_bus",
+         "chaos_duplicates", "chaos_delays", "chaos_failures")
+# The message of a transient failure injected by --chaos.
+CHAOS_FAILURE = "transient failure injected by --chaos (localcloud.chaos); retried"
 
 
 class Router:
@@ -81,6 +87,8 @@ class Router:
         self._stats_lock = threading.Lock()
         # One line per failure, retry, dead letter and denied entry, for a console.
         self.notices = Notices()
+        # --chaos: at-least-once delivery on demand (None: each event delivered once).
+        self.chaos = Chaos(config.chaos) if config.chaos is not None else None
         # Bounded memos: keys hold caller-chosen sources, detail types and policy texts.
         decisions = BoundedCache(config.cache_size)
         self.scheduler = Scheduler(time_scale=config.time_scale,
@@ -191,7 +199,11 @@ class Router:
         return lambda: self._route(bus, event, only=only, replay=True)
 
     def _deliver(self, delivery: Delivery) -> None:
+        if self.chaos is not None and not delivery.chaos_decided:
+            self._first_attempt_with_chaos(delivery)
+            return
         try:
+            self._chaos_failure(delivery)
             arn = arns.parse(delivery.target_arn)
             kind = next((k for k in self.targets if k.accepts(arn)), None)
             if kind is None:
@@ -215,6 +227,40 @@ class Router:
         if delivered_now:
             self.delivered(delivery)
 
+    # -- --chaos: at-least-once on demand (localcloud.chaos decides, this applies) ----------
+
+    def _first_attempt_with_chaos(self, delivery: Delivery) -> None:
+        """Delay the first attempt by chaos's delay, and deliver the same event (same id)
+        once more, with its own delay, if chaos says so."""
+        assert self.chaos is not None
+        decided = self.chaos.first_attempt()
+        delivery.chaos_decided = True
+        copies = [(delivery, decided.delay_s)]
+        if decided.duplicate:
+            self.count("chaos_duplicates")
+            copies.append((Delivery(delivery.event, delivery.rule_arn, delivery.rule_account,
+                                    delivery.target, chaos_decided=True),
+                           decided.duplicate_delay_s))
+        for copy, delay_s in copies:
+            if delay_s > 0:
+                self.count("chaos_delays")
+                # later() takes AWS seconds; chaos's delays are real ones.
+                self.scheduler.later(delay_s / self.scheduler.time_scale,
+                                     Tagged("deliver", copy,
+                                            functools.partial(self._deliver, copy)),
+                                     on_pool=False)
+            else:
+                self._deliver(copy)
+
+    def _chaos_failure(self, delivery: Delivery) -> None:
+        """Fail this attempt transiently if chaos says so, unless the target's RetryPolicy
+        allows no further attempt: chaos alone never dead-letters an event."""
+        if self.chaos is None or isinstance(self._plan(delivery, retriable=True), Exhausted):
+            return
+        if self.chaos.fails():
+            self.count("chaos_failures")
+            raise DeliveryFailure(CONNECTION_FAILURE, CHAOS_FAILURE, retriable=True)
+
     # -- outcomes (the DeliveryReport of the target kinds) ----------------------------------
 
     def delivered(self, delivery: Delivery) -> None:
@@ -232,12 +278,15 @@ class Router:
             self.record(delivery, failure.code,
                         f"{failure.message}; then {type(exc).__name__}: {exc}")
 
-    def _retry_or_dead_letter(self, delivery: Delivery, failure: DeliveryFailure) -> None:
-        plan = next_attempt(delivery.target.get("RetryPolicy"), retries=delivery.retries,
-                            age_s=self.scheduler.age(delivery.started),
-                            retriable=failure.retriable,
+    def _plan(self, delivery: Delivery, *, retriable: bool) -> RetryIn | Exhausted:
+        """What would follow if this attempt of ``delivery`` failed (its RetryPolicy)."""
+        return next_attempt(delivery.target.get("RetryPolicy"), retries=delivery.retries,
+                            age_s=self.scheduler.age(delivery.started), retriable=retriable,
                             backoff_base_s=self.config.eb_backoff_base_s,
                             backoff_cap_s=self.config.eb_backoff_cap_s)
+
+    def _retry_or_dead_letter(self, delivery: Delivery, failure: DeliveryFailure) -> None:
+        plan = self._plan(delivery, retriable=failure.retriable)
         event, target = delivery.event, delivery.target.get("Arn")
         self.notices.add(lines.failed_line(event.id, _detail_type(event), target, failure.code,
                                            failure.message))

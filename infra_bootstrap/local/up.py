@@ -61,6 +61,8 @@ from infra_bootstrap.operate.records import LoggedEvent
 from infra_bootstrap.sessions import LOCAL_BASE_CREDENTIALS, AccountSessions, new_session
 from infra_bootstrap.subscribe import subscribe
 from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
+from localcloud.chaos import ChaosSettings
+from localcloud.config import RouterConfig
 from localcloud.control import SECRET_ENV, control_secret
 from localcloud.drain import Leftovers, unkept_line
 from localcloud.endpoint import DRAIN_SECONDS, Endpoint
@@ -137,6 +139,7 @@ class UpOptions:
     verbose: bool = False
     drain_seconds: float = DRAIN_SECONDS  # on SIGTERM / Ctrl-C; 0: stop at once
     state_dir: Path | None = None  # keeps the whole state across restarts; None: in memory
+    chaos: ChaosSettings | None = None  # --chaos: at-least-once delivery on demand
 
 
 # --- pure formatting ---------------------------------------------------------
@@ -411,6 +414,7 @@ class LocalCloud:
         os.environ[SECRET_ENV] = control_secret()
         self.endpoint = Endpoint(host=HOST, port=options.aws_port,
                                  control_secret=os.environ[SECRET_ENV],
+                                 config=RouterConfig(chaos=options.chaos),
                                  state_dir=options.state_dir)
         try:  # a state dir's state first, before anything else starts
             if self.endpoint.load_state() is not None:
@@ -433,6 +437,9 @@ class LocalCloud:
         self._saved_endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
         os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         step(f"endpoint accepting on {self.aws_url}")
+        chaos = self.endpoint.router.chaos if self.endpoint.router is not None else None
+        if chaos is not None:
+            self._notice(chaos.settings.describe())
         assert self.endpoint.runtime is not None
         self.endpoint.runtime.on_worker_lost = self._notice
         # The API worker starts its interpreter while this process resolves what it runs.

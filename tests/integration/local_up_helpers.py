@@ -6,6 +6,7 @@ Imported as ``local_up_helpers`` (pytest puts this folder on ``sys.path``).
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import signal
@@ -184,6 +185,27 @@ def lambda_worker_pids(pid: int) -> set[int]:
         if any(arg.endswith(b"runtime/bootstrap.py") for arg in argv):
             found.add(child)
     return found
+
+
+# x86-64 system calls a Python thread waits in for a socket's reply: poll(2), ppoll(2)
+# (a socket with a timeout), read(2), recvfrom(2), recvmsg(2).
+_POLLS = {"7", "271"}
+_READS = {"0", "45", "47"}
+
+
+def waiting_on_a_call(pid: int) -> bool:
+    """Is this Lambda worker inside an invocation, waiting for the reply of an AWS call
+    its handler made? Linux /proc: its main thread is blocked in poll(2) or in a read of
+    a socket. (An idle worker reads the pipe of its stdin; one starting up imports.)"""
+    try:
+        call = Path(f"/proc/{pid}/syscall").read_text().split()
+        if call[0] in _POLLS:
+            return True
+        if call[0] in _READS:
+            return os.readlink(f"/proc/{pid}/fd/{int(call[1], 16)}").startswith("socket:")
+    except (OSError, ValueError, IndexError):  # gone, or not ours to look at
+        pass
+    return False
 
 
 class Cloud:
