@@ -48,6 +48,9 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         super().finish()
 
     def run_wsgi(self) -> None:
+        if getattr(self.server, _STOPPED, False):  # arrived after stop: not served
+            self.close_connection = True
+            return
         length = _body_length(self.headers.get("Content-Length"),
                               self.headers.get("Transfer-Encoding"))
         if length is None:  # werkzeug's way: it finds the end, then closes the connection
@@ -149,6 +152,8 @@ def _body_length(content_length: str | None, transfer_encoding: str | None) -> i
 
 
 _registry_lock = threading.Lock()
+# Set on the server by end_connections: its handlers answer nothing more.
+_STOPPED = "_keepalive_stopped"
 
 
 def _connections(server: Any) -> set[socket.socket]:
@@ -163,8 +168,10 @@ def _connections(server: Any) -> set[socket.socket]:
 
 
 def end_connections(server: Any) -> None:
-    """Stop reading from every open connection: an idle one ends at once, one in the
-    middle of a request ends after its response."""
+    """Serve no further request on an open connection: an idle one ends at once, one in
+    the middle of a request ends after its response, and a request that still arrives
+    (its bytes were already on the way) is not answered."""
+    setattr(server, _STOPPED, True)
     for connection in list(_connections(server)):
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RD)
