@@ -18,6 +18,8 @@ import errno
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from types import FrameType
 
 from moto.moto_server.werkzeug_app import create_backend_app
@@ -28,14 +30,22 @@ from localcloud.chaos import ChaosSettings, ChaosSpecError
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
 from localcloud.dispatch import Dispatcher
+from localcloud.drain import DrainGate, Leftovers, unkept_line, wait_drained
 from localcloud.errors import LocalCloudError
 from localcloud.functions import FunctionInvoker
 from localcloud.gateway import Gateway
-from localcloud.moto_state import MotoState
+from localcloud.moto_state import MotoState, moto_backends, restore_moto_backends
+from localcloud.persistence import STATE_FILE, Snapshot, StateFileError, load, save
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error, check_loopback
 from localcloud.router import Router
 from localcloud.runtime.invoker import LambdaRuntime
 from localcloud.sts import LocalSts
+
+# How long a stop lets accepted work finish, by default (``--drain-seconds``).
+DRAIN_SECONDS = 5.0
+# How long a stop with a state dir waits for invocations still running to return, so
+# that nothing changes moto's models while they are saved.
+STOP_JOIN_S = 2.0
 
 
 class _RequestHandler(keepalive.KeepAliveRequestHandler):
@@ -69,12 +79,19 @@ class Endpoint:
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  config: RouterConfig | None = None, control_secret: str | None = None,
-                 invoker: FunctionInvoker | None = None) -> None:
+                 invoker: FunctionInvoker | None = None,
+                 state_dir: Path | None = None) -> None:
         check_loopback(host)
+        # Where the state survives a restart (None: it ends with the process).
+        self.state_file = Path(state_dir) / STATE_FILE if state_dir is not None else None
+        self.unkept = 0  # pending work the last stop could not keep (replays)
+        self._snapshot: Snapshot | None = None
+        self._loaded = False
         self.host = host
         self.port = port
         self.config = config or RouterConfig()
         self.control = ControlGuard(control_secret or _default_secret())
+        self.gate = DrainGate()
         self.runtime: LambdaRuntime | None = None
         # What runs Lambda functions for EventBridge targets, the Invoke API and API
         # Gateway alike: the Lambda runtime unless a test gives its own.
@@ -103,13 +120,14 @@ class Endpoint:
             return self
         if self.port:
             _check_port_free(self.host, self.port)
+        snapshot = self.load_state()
         moto_speedups.install()  # same responses, less per-request work (see the module)
         state = MotoState(self.config.cache_size)
-        runtime = LambdaRuntime(state, endpoint_url=self.url)
+        runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)
         router = Router(self.config, state=state,
                         invoker=self._invoker or runtime)
         app = Gateway(Dispatcher(create_backend_app), router, state=state,
-                      control=self.control)
+                      control=self.control, gate=self.gate)
         try:
             server = make_server(self.host, self.port, app, threaded=True,
                                  request_handler=_RequestHandler)
@@ -130,24 +148,70 @@ class Endpoint:
         self._server = server
         self.port = server.server_address[1]
         runtime.endpoint_url = self.url
+        if snapshot is not None:
+            router.resume(snapshot.pending,
+                          clock_shift_s=time.monotonic() - snapshot.saved_monotonic)
         self._thread = threading.Thread(target=server.serve_forever, name="local-endpoint",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and routing (in-memory state stays in moto's backends)."""
+        """Stop serving and routing (in-memory state stays in moto's backends); with a
+        state dir, save the state and the work not done (after ``drain``, if any)."""
         if self._server is not None:
             self._server.shutdown()
             keepalive.end_connections(self._server)  # no request served after stop
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        pending = None
         if self.router is not None:
             self.router.stop()
+            if self.state_file is not None and self._server is not None:
+                pending, self.unkept = self.router.pending_work()
         if self.runtime is not None:
             self.runtime.stop()
+        if pending is not None and self.state_file is not None:
+            assert self.router is not None
+            self.router.scheduler.join(STOP_JOIN_S)
+            save(self.state_file, Snapshot(moto_backends(), pending))
         self._server = self._thread = None
+
+    def load_state(self) -> Snapshot | None:
+        """The saved state, restored into moto's backends once (None: nothing saved yet);
+        StateFileError when the file cannot be used. ``start`` calls it; call it first
+        to fail before anything else starts."""
+        if self.state_file is None or self._loaded:
+            return self._snapshot
+        self._loaded = True
+        folder = self.state_file.parent
+        if folder.exists() and not folder.is_dir():
+            raise StateFileError(folder, "is not a folder", kind="state dir")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateFileError(folder, f"cannot be created ({exc.strerror})",
+                                 kind="state dir") from None
+        if not self.state_file.exists():
+            return None
+        self._snapshot = load(self.state_file)
+        restore_moto_backends(self._snapshot.backends)
+        return self._snapshot
+
+    def drain(self, seconds: float) -> Leftovers:
+        """Refuse new requests (503, ``localcloud.drain``) and let the accepted work finish
+        for up to ``seconds``: queued and running deliveries, Lambda invocations, retries
+        due within the window. Returns what is left; ``stop`` comes next.
+
+        >>> with Endpoint(port=0) as endpoint:
+        ...     endpoint.drain(1).line()
+        'drained: 0 left'
+        """
+        self.gate.start()
+        if self.router is None:
+            return Leftovers(0, 0)
+        return wait_drained(self.router.scheduler.backlog, seconds)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once no event is queued, in delivery or waiting for a retry."""
@@ -190,14 +254,25 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"default {DEFAULT_PORT}; 0 picks a free port")
     parser.add_argument("--time-scale", type=float, default=RouterConfig.time_scale,
                         help="local seconds per AWS second for retry delays and event ages")
+    parser.add_argument("--drain-seconds", type=_seconds, default=DRAIN_SECONDS,
+                        help="on SIGTERM/SIGINT, answer new requests 503 and let accepted "
+                             f"work finish for up to this long (default {DRAIN_SECONDS:g}; "
+                             "0: stop at once)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="keep the whole state in this folder across restarts "
+                             "(default: it ends with the process)")
     parser.add_argument("--chaos", type=_chaos_spec, default=None, metavar="SPEC",
                         help="at-least-once delivery: duplicates=P,delay=S,failures=P"
                              "[,seed=N] (see docs/local-cloud.md)")
     args = parser.parse_args(argv)
     endpoint = Endpoint(args.host, args.port, config=RouterConfig(time_scale=args.time_scale,
-                                                                  chaos=args.chaos))
+                                                                  chaos=args.chaos),
+                        state_dir=args.state_dir)
     try:
         endpoint.start()
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (PortInUseError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -215,8 +290,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"listening: {endpoint.url}", flush=True)
     while not stopped.wait(0.5):
         pass
-    endpoint.stop()
+    leftovers = endpoint.drain(args.drain_seconds)
+    try:
+        endpoint.stop()
+    except Exception as exc:  # the state could not be saved: say so, never silently
+        print(f"error: the state was not saved to {endpoint.state_file}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(leftovers.line(kept_in=str(endpoint.state_file) if endpoint.state_file else None),
+          flush=True)
+    if endpoint.unkept and endpoint.state_file is not None:
+        print(unkept_line(endpoint.unkept, str(endpoint.state_file)), flush=True)
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ from localcloud.apigateway.service import RestApiService
 from localcloud.apigateway.urls import UserRequest, user_request
 from localcloud.auth_errors import ErrorAnswer, Protocol, auth_error, protocol_of
 from localcloud.control import SECRET_HEADER, ControlGuard
+from localcloud.drain import (
+    RETRY_AFTER_S,
+    UNAVAILABLE_CODE,
+    UNAVAILABLE_MESSAGE,
+    DrainGate,
+)
 from localcloud.errors import AwsApiError
 from localcloud.identity import Authenticator, Identity
 from localcloud.item_atomicity import ItemAtomicity
@@ -69,9 +75,11 @@ class Gateway:
     """WSGI front: EventBridge data plane requests to the router, the rest to moto."""
 
     def __init__(self, moto_app: WsgiApp, router: Router, *, state: CloudState,
-                 control: ControlGuard) -> None:
+                 control: ControlGuard, gate: DrainGate | None = None) -> None:
         self.moto_app = moto_app
         self.control = control
+        # While stopping: new requests of other callers get 503 (localcloud.drain).
+        self.gate = gate or DrainGate()
         self.router = router
         self.state = state
         self.authenticator = Authenticator(state)
@@ -95,6 +103,9 @@ class Gateway:
             return self.moto_app(environ, start_response)
         stage_request = user_request(path)
         if stage_request is not None:  # a public API Gateway URL: no AWS credentials
+            if self.gate.refuses(None):
+                return _respond_unavailable(start_response, ErrorAnswer(
+                    503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, Protocol.REST_JSON))
             environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
             return self._stage_request(environ, start_response, stage_request)
         try:
@@ -103,6 +114,10 @@ class Gateway:
         except AuthFailure as failure:
             return _respond_error(start_response, auth_error(
                 failure, protocol_of(environ, _signed_service(environ))))
+        if self.gate.refuses(identity.access_key):
+            return _respond_unavailable(start_response, ErrorAnswer(
+                503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE,
+                protocol_of(environ, identity.service)))
         # moto lets this header choose the account; here only the access key does (once
         # verified: a client may have signed the header too).
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
@@ -291,6 +306,18 @@ def _respond_error(start_response: Callable[..., Any], answer: ErrorAnswer) -> l
     start_response(f"{answer.status} {'Forbidden' if answer.status == 403 else 'Bad Request'}",
                    [("Content-Type", answer.content_type()), ("Content-Length", str(len(data))),
                     ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", answer.code)])
+    return [data]
+
+
+def _respond_unavailable(start_response: Callable[..., Any], answer: ErrorAnswer
+                         ) -> list[bytes]:
+    """503 in the caller's protocol, with ``Retry-After`` (the SDKs retry it)."""
+    request_id = str(uuid.uuid4())
+    data = answer.body(request_id)
+    start_response("503 Service Unavailable", [
+        ("Content-Type", answer.content_type()), ("Content-Length", str(len(data))),
+        ("Retry-After", str(RETRY_AFTER_S)),
+        ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", answer.code)])
     return [data]
 
 

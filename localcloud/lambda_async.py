@@ -38,7 +38,7 @@ from localcloud.delivery import (
 from localcloud.functions import FunctionInvoker, FunctionUnreachable, InvocationResult
 from localcloud.notices import Notices
 from localcloud.queues import QueueSender
-from localcloud.scheduling import Scheduler
+from localcloud.scheduling import Scheduler, Tagged
 from localcloud.state import Function
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class AsyncInvocations:
             delivery=delivery, target_arn=str(target), function_arn=function.arn, body=body,
             event=event, config=AsyncInvokeConfig.from_api(function.async_config),
             timeout_s=function.timeout_s)
-        self.scheduler.submit(lambda: self._attempt(invocation))
+        self.scheduler.submit(self._attempt_work(invocation))
 
     def invoke_async(self, function: Function, body: str) -> str:
         """An Invoke API call with ``InvocationType=Event``: queued, retried and sent to
@@ -240,8 +240,16 @@ class AsyncInvocations:
             delivery=None, target_arn=function.arn, function_arn=function.arn, body=body,
             event=event, config=AsyncInvokeConfig.from_api(function.async_config),
             timeout_s=function.timeout_s)
-        self.scheduler.submit(lambda: self._attempt(invocation))
+        self.scheduler.submit(self._attempt_work(invocation))
         return invocation.request_id
+
+    def resume(self, inv: Invocation, delay_s: float) -> None:
+        """Attempt an invocation a stopped local cloud kept, in ``delay_s`` local s."""
+        self.scheduler.later(delay_s / self.scheduler.time_scale, self._attempt_work(inv),
+                             on_pool=True)
+
+    def _attempt_work(self, inv: Invocation) -> Tagged:
+        return Tagged("invoke", inv, lambda: self._attempt(inv))
 
     def _attempt(self, inv: Invocation) -> None:
         """One attempt; whatever goes wrong ends as a retry, a destination record or a
@@ -250,7 +258,7 @@ class AsyncInvocations:
         with self._running_lock:
             if key is not None and inv.attempts and self._running[key]:
                 self.scheduler.later(SAME_EVENT_POLL_S / self.scheduler.time_scale,
-                                     lambda: self._attempt(inv), on_pool=True)
+                                     self._attempt_work(inv), on_pool=True)
                 return
             if key is not None:
                 self._running[key] += 1
@@ -312,7 +320,7 @@ class AsyncInvocations:
                                   timeout_s=inv.timeout_s)
         inv.waited(aws_s=delay, local_s=local_wait)
         self.scheduler.later(local_wait / self.scheduler.time_scale,
-                             lambda: self._attempt(inv), on_pool=True)
+                             self._attempt_work(inv), on_pool=True)
 
     def _record(self, inv: Invocation, code: str, message: str) -> None:
         if inv.delivery is not None:

@@ -442,3 +442,27 @@ def _routes(api: Any) -> list[Route]:
                                 getattr(integration, "integration_type", None),
                                 getattr(integration, "uri", None)))
     return routes
+
+
+# --- the whole of moto's state, for a state file (localcloud.persistence) -------------
+
+
+def moto_backends() -> dict[tuple[str, str, str], Any]:
+    """Every moto backend in use, by (service, account, region): the control plane."""
+    from moto.core.base_backend import BackendDict
+
+    return {(backends.service_name, account, region): backend
+            for backends in list(BackendDict._instances)  # type: ignore[misc]
+            for account, region, backend in backends.iter_backends()}
+
+
+def restore_moto_backends(saved: Mapping[tuple[str, str, str], Any]) -> None:
+    """Put saved backends (``moto_backends``) in place of this process's, before any
+    request is served.
+
+    >>> restore_moto_backends({}) is None
+    True
+    """
+    for (service, account, region), backend in saved.items():
+        per_account = get_backend(service)[account]  # type: ignore[call-overload]
+        dict.__setitem__(per_account, region, backend)

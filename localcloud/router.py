@@ -44,10 +44,11 @@ from localcloud.lambda_async import AsyncInvocations
 from localcloud.matching import RuleMatcher
 from localcloud.moto_state import MotoState
 from localcloud.notices import Notices
+from localcloud.pending import PendingWork, from_snapshot, shift
 from localcloud.queues import QueueSender
 from localcloud.replays import ReplayJob
 from localcloud.retries import DeadLetters, Exhausted, RetryIn, next_attempt
-from localcloud.scheduling import Scheduler
+from localcloud.scheduling import Scheduler, Tagged
 from localcloud.state import CloudState
 from localcloud.targets.archive import ArchiveTarget
 from localcloud.targets.base import TargetKind
@@ -132,11 +133,29 @@ class Router:
     def stop(self) -> None:
         self.scheduler.stop()
 
+    def pending_work(self) -> tuple[list[PendingWork], int]:
+        """Once stopped: the work not done that a state file can keep, and how many
+        pieces it cannot (``localcloud.pending``)."""
+        return from_snapshot(self.scheduler.snapshot())
+
+    def resume(self, pending: list[PendingWork], *, clock_shift_s: float) -> None:
+        """Run again the work a stopped local cloud kept, each when it is due."""
+        for work in pending:
+            shift(work, clock_shift_s)
+            if work.kind == "route":
+                bus, event = work.item
+                self._forward(bus, event)
+            elif work.kind == "deliver":
+                self._retry_later(work.item, work.delay_s / self.scheduler.time_scale)
+            elif work.kind == "invoke":
+                self.invocations.resume(work.item, work.delay_s)
+
     # -- routing ------------------------------------------------------------------------
 
     def _forward(self, bus: BusRef, event: RoutedEvent) -> None:
         """Route ``event`` on ``bus``, on the routing thread, after what is queued."""
-        self.scheduler.enqueue(lambda: self._route(bus, event), lane=bus.account)
+        self.scheduler.enqueue(Tagged("route", (bus, event), lambda: self._route(bus, event)),
+                               lane=bus.account)
 
     def _route(self, bus: BusRef, event: RoutedEvent, *, only: frozenset[str] = frozenset(),
                replay: bool = False) -> None:
@@ -227,7 +246,9 @@ class Router:
                 self.count("chaos_delays")
                 # later() takes AWS seconds; chaos's delays are real ones.
                 self.scheduler.later(delay_s / self.scheduler.time_scale,
-                                     functools.partial(self._deliver, copy), on_pool=False)
+                                     Tagged("deliver", copy,
+                                            functools.partial(self._deliver, copy)),
+                                     on_pool=False)
             else:
                 self._deliver(copy)
 
@@ -274,7 +295,7 @@ class Router:
             self.notices.add(lines.retry_line(event.id, _detail_type(event), target,
                                               delivery.retries))
             self.count("retried")
-            self.scheduler.later(plan.delay_s, lambda: self._deliver(delivery), on_pool=False)
+            self._retry_later(delivery, plan.delay_s)
             return
         self.record(delivery, failure.code, failure.message)
         try:
@@ -291,6 +312,11 @@ class Router:
             lines.dead_letter_line(event.id, _detail_type(event), dlq, failure.code,
                                    failure.message) if sent else
             lines.dropped_line(event.id, _detail_type(event), target, "no dead-letter queue"))
+
+    def _retry_later(self, delivery: Delivery, delay_aws_s: float) -> None:
+        self.scheduler.later(delay_aws_s, Tagged("deliver", delivery,
+                                                 lambda: self._deliver(delivery)),
+                             on_pool=False)
 
     def _notice_denied(self, caller: Caller, entries: Any, results: list[Any]) -> None:
         for entry, result in zip(entries if isinstance(entries, list) else [], results,

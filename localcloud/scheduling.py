@@ -30,6 +30,28 @@ from concurrent.futures import ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 Work = Callable[[], None]
+# How long a snapshot waits for the routing and timer threads to put down their work.
+THREAD_JOIN_S = 5.0
+
+
+class Tagged:
+    """Work that says what it is (``kind``, ``item``: plain data), so a stop can keep
+    it (``Scheduler.snapshot``) and a start can run it again (``localcloud.pending``).
+
+    >>> work = Tagged("route", ("bus", "event"), lambda: None)
+    >>> work.kind, work.item, work()
+    ('route', ('bus', 'event'), None)
+    """
+
+    __slots__ = ("item", "kind", "run")
+
+    def __init__(self, kind: str, item: object, run: Work) -> None:
+        self.kind = kind
+        self.item = item
+        self.run = run
+
+    def __call__(self) -> None:
+        self.run()
 
 
 class Scheduler:
@@ -47,6 +69,10 @@ class Scheduler:
         self._timer_seq = itertools.count()
         self._timer_wake = threading.Condition()
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="local-lambda")
+        # Pool work submitted and not finished (queued or running), for a snapshot.
+        self._on_pool: dict[int, Work] = {}
+        self._running: set[int] = set()
+        self._pool_seq = itertools.count()
         self._stopping = False
         self._threads = [threading.Thread(target=self._route_loop, name="local-router",
                                           daemon=True),
@@ -72,17 +98,22 @@ class Scheduler:
     def submit(self, work: Work) -> None:
         """Run ``work`` on the pool (nothing runs once the scheduler is stopped)."""
         self._acquire()
+        token = next(self._pool_seq)
+        self._on_pool[token] = work
 
         def run() -> None:
+            self._running.add(token)
             try:
                 work()
             except Exception:
                 log.exception("lambda delivery crashed")
             finally:
+                self._on_pool.pop(token, None)
+                self._running.discard(token)
                 self._release()
         try:
             self._pool.submit(run)
-        except RuntimeError:  # pool shut down
+        except RuntimeError:  # pool shut down: kept for a snapshot, never run here
             self._release()
 
     def later(self, delay_aws_s: float, work: Work, *, on_pool: bool) -> None:
@@ -103,6 +134,13 @@ class Scheduler:
         """Work queued, running or waiting for its timer."""
         return self._pending
 
+    def backlog(self) -> tuple[int, list[float]]:
+        """(work queued or running, the due times of the timers still waiting) - what a
+        drain waits for; due times are ``time.monotonic()`` values."""
+        with self._timer_wake:
+            dues = [timer[0] for timer in self._timers]
+        return max(0, self._pending - len(dues)), dues
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no work is queued, running or waiting for a timer."""
         deadline = time.monotonic() + timeout
@@ -122,6 +160,32 @@ class Scheduler:
         with self._timer_wake:
             self._timer_wake.notify()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def snapshot(self) -> list[tuple[Work, float, bool]]:
+        """Once stopped: every piece of work not done, with the local seconds until it
+        was due (0: due now) and whether it was running - queued in a lane, on the pool
+        (queued, or running when the stop came), or waiting for its timer. The routing
+        thread finishes the work it holds first (what it hands on is then in it)."""
+        for thread in self._threads:
+            thread.join(THREAD_JOIN_S)
+        now = time.monotonic()
+        with self._work_ready:
+            queued = [work for lane in self._lanes.values() for work in lane]
+        with self._timer_wake:
+            timers = [(work, max(0.0, due - now), False)
+                      for due, _, work, _ in sorted(self._timers)]
+        running = set(self._running)
+        return ([(work, 0.0, False) for work in queued]
+                + [(work, 0.0, token in running)
+                   for token, work in list(self._on_pool.items())] + timers)
+
+    def join(self, timeout: float) -> bool:
+        """Once stopped: wait up to ``timeout`` for the pool's running work to return."""
+        done = threading.Thread(target=self._pool.shutdown, kwargs={"wait": True},
+                                daemon=True)
+        done.start()
+        done.join(timeout)
+        return not done.is_alive()
 
     # -- accounting and threads ---------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from infra_bootstrap.errors import UsageError
 from localcloud.chaos import ChaosSettings, ChaosSpecError
+from localcloud.endpoint import DRAIN_SECONDS
 from localcloud.ports import DEFAULT_PORT
 
 
@@ -42,6 +44,14 @@ class ChaosSpec(click.ParamType):
               help="Port of the AWS endpoint on 127.0.0.1 (0: a free one, named by `ready`).")
 @click.option("--api-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port of the order API on 127.0.0.1 (0: a free one, named by `ready`).")
+@click.option("--drain-seconds", type=click.FloatRange(min=0), default=DRAIN_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="On Ctrl-C/SIGTERM: answer new requests 503 and let accepted work "
+                   "finish for up to this long, then say what was left (0: stop at once).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR",
+              help="Keep the whole state (accounts, resources, orders, logs, queues, pending "
+                   "deliveries) in DIR: saved at stop, loaded at the next start.")
 @click.option("--chaos", type=ChaosSpec(), default=None, metavar="SPEC",
               help="At-least-once delivery, as AWS may deliver, to test idempotency: SPEC "
                    "is duplicates=P,delay=S,failures=P[,seed=N], each key optional. Some "
@@ -51,15 +61,21 @@ class ChaosSpec(click.ParamType):
                    "nothing). Counted in /_local/stats.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each startup step with its time.")
 def up(demo: bool, delivery_delay: float | None, aws_port: int, api_port: int,
-       chaos: ChaosSettings | None, verbose: bool) -> None:
-    """Start the local cloud; print `ready: ...`, then the global bus's events until Ctrl-C."""
+       drain_seconds: float, state_dir: Path | None, chaos: ChaosSettings | None,
+       verbose: bool) -> None:
+    """Start the local cloud; print `ready: ...`, then the global bus's events until Ctrl-C.
+
+    Without --state-dir, the state (accounts, resources, orders, logs, queued events)
+    lives in memory and ends with the process.
+    """
     from infra_bootstrap.local.up import UpOptions
     from infra_bootstrap.local.up import up as run_up
 
     if aws_port == api_port != 0:
         raise UsageError(f"--aws-port and --api-port are both {aws_port}: give two ports")
     code = run_up(UpOptions(demo=demo, delivery_delay=delivery_delay, aws_port=aws_port,
-                            api_port=api_port, verbose=verbose, chaos=chaos))
+                            api_port=api_port, verbose=verbose,
+                            drain_seconds=drain_seconds, state_dir=state_dir, chaos=chaos))
     raise SystemExit(code)
 
 

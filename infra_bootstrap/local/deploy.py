@@ -24,7 +24,9 @@ worker a spec built from it (``worker_spec``).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -235,11 +237,51 @@ def deploy_service(stage: Stage, sessions: AccountSessions, service: LocalServic
                 raise AwsCallError(account, "lambda:CreateFunction", function.function_name,
                                    str(exc)) from None
             spec.pop("Tags")
-            _call(account, "lambda:UpdateFunctionCode", function.function_name,
-                  lam.update_function_code, FunctionName=function.function_name,
-                  ZipFile=code)
-            _call(account, "lambda:UpdateFunctionConfiguration", function.function_name,
-                  lam.update_function_configuration, **spec)
+            current = _call(account, "lambda:GetFunction", function.function_name,
+                            lam.get_function, FunctionName=function.function_name
+                            )["Configuration"]
+            # Only what differs is updated: a second deploy of the same sources (a
+            # restart with --state-dir) changes nothing.
+            if current.get("CodeSha256") != code_sha256(code):
+                _call(account, "lambda:UpdateFunctionCode", function.function_name,
+                      lam.update_function_code, FunctionName=function.function_name,
+                      ZipFile=code)
+            if configuration_differs(current, spec):
+                _call(account, "lambda:UpdateFunctionConfiguration", function.function_name,
+                      lam.update_function_configuration, **spec)
+
+
+def code_sha256(code: bytes) -> str:
+    """A zip's ``CodeSha256`` as the Lambda API reports it: the base64 of its SHA-256
+    (Lambda API Reference, FunctionConfiguration).
+
+    >>> code_sha256(b"")
+    '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
+    """
+    return base64.b64encode(hashlib.sha256(code).digest()).decode()
+
+
+def configuration_differs(current: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
+    """Does the function's configuration (GetFunction's) differ from ``spec``
+    (UpdateFunctionConfiguration's parameters)?
+
+    >>> configuration_differs({"Timeout": 3, "Environment": {"Variables": {"A": "1"}}},
+    ...                       {"FunctionName": "f", "Timeout": 3,
+    ...                        "Environment": {"Variables": {"A": "1"}}})
+    False
+    >>> configuration_differs({"Timeout": 3}, {"Timeout": 60})
+    True
+    """
+    for key, wanted in spec.items():
+        if key == "FunctionName":
+            continue
+        have = current.get(key)
+        if key == "Environment":
+            have = {"Variables": (have or {}).get("Variables") or {}}
+            wanted = {"Variables": (wanted or {}).get("Variables") or {}}
+        if have != wanted:
+            return True
+    return False
 
 
 def local_observability(environment: Mapping[str, str]) -> dict[str, str]:

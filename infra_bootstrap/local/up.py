@@ -64,7 +64,9 @@ from infra_bootstrap.topology import LOCAL_STAGE, Stage, load_stage
 from localcloud.chaos import ChaosSettings
 from localcloud.config import RouterConfig
 from localcloud.control import SECRET_ENV, control_secret
-from localcloud.endpoint import Endpoint
+from localcloud.drain import Leftovers, unkept_line
+from localcloud.endpoint import DRAIN_SECONDS, Endpoint
+from localcloud.persistence import StateFileError
 from localcloud.ports import DEFAULT_HOST, DEFAULT_PORT, bind_error
 
 HOST = DEFAULT_HOST
@@ -106,6 +108,16 @@ class StartupError(BackboneError):
     """A piece of the local cloud did not start; the message names it."""
 
 
+class StateError(BackboneError):
+    """The state in --state-dir cannot be used (exit 2); names the file and what to do."""
+
+    exit_code = 2
+
+
+class StateNotSaved(BackboneError):
+    """The state could not be written to --state-dir at stop; the message says why."""
+
+
 class WorkerExited(BackboneError):
     """A worker process died while the local cloud was running; names it and its log."""
 
@@ -125,6 +137,8 @@ class UpOptions:
     aws_port: int = DEFAULT_PORT  # 0: a free port
     api_port: int = 8000  # 0: a free port
     verbose: bool = False
+    drain_seconds: float = DRAIN_SECONDS  # on SIGTERM / Ctrl-C; 0: stop at once
+    state_dir: Path | None = None  # keeps the whole state across restarts; None: in memory
     chaos: ChaosSettings | None = None  # --chaos: at-least-once delivery on demand
 
 
@@ -394,6 +408,20 @@ class LocalCloud:
         check_port_free(options.aws_port, "--aws-port")
         check_port_free(options.api_port, "--api-port")
         started = time.monotonic()
+        # The control routes' secret (LOCALCLOUD_CONTROL_SECRET if the user set one): only
+        # this process and its children (they inherit the variable) know it.
+        self._saved_control_secret = os.environ.get(SECRET_ENV)
+        os.environ[SECRET_ENV] = control_secret()
+        self.endpoint = Endpoint(host=HOST, port=options.aws_port,
+                                 control_secret=os.environ[SECRET_ENV],
+                                 config=RouterConfig(chaos=options.chaos),
+                                 state_dir=options.state_dir)
+        try:  # a state dir's state first, before anything else starts
+            if self.endpoint.load_state() is not None:
+                self._log(f"{time.monotonic() - started:5.2f} s  state of "
+                          f"{options.state_dir} loaded")
+        except StateFileError as exc:
+            raise StateError(str(exc)) from None
 
         def step(what: str) -> None:
             self._log(f"{time.monotonic() - started:5.2f} s  {what}")
@@ -403,13 +431,6 @@ class LocalCloud:
         self.log_dir = Path(tempfile.mkdtemp(prefix="backbone-local-"))
         self.endpoint_log = self.log_dir / ENDPOINT_LOG
         self._log_handler = route_endpoint_logs(self.endpoint_log)
-        # The control routes' secret (LOCALCLOUD_CONTROL_SECRET if the user set one): only
-        # this process and its children (they inherit the variable) know it.
-        self._saved_control_secret = os.environ.get(SECRET_ENV)
-        os.environ[SECRET_ENV] = control_secret()
-        self.endpoint = Endpoint(host=HOST, port=options.aws_port,
-                                 control_secret=os.environ[SECRET_ENV],
-                                 config=RouterConfig(chaos=options.chaos))
         self.endpoint.start()
         self.aws_port = self.endpoint.port
         # The bootstrap below is the AWS code; only the standard endpoint variable differs.
@@ -430,9 +451,12 @@ class LocalCloud:
         self.workers.append(start_worker(api_service.name, self.aws_url, self.log_dir))
         step(f"API worker started (log in {self.log_dir})")
         account = self.stage.service(api_service.name).account
+        credentials = account_credentials(self.stage, account)
+        # The worker's requests in flight finish while the endpoint drains.
+        self.endpoint.gate.own(credentials["AWS_ACCESS_KEY_ID"])
         self.workers[0].hand_over(worker_spec(
-            self.stage, api_service, endpoint=self.aws_url,
-            credentials=account_credentials(self.stage, account), api_port=options.api_port))
+            self.stage, api_service, endpoint=self.aws_url, credentials=credentials,
+            api_port=options.api_port))
         step("API worker given its spec")
         apply(self.stage, self.sessions)
         step("create done")
@@ -452,16 +476,49 @@ class LocalCloud:
                 raise WorkerExited(worker.exited("while running"))
 
     def tail(self, bus: str, account: str) -> LogTail:
+        self.own(account)
         return LogTail(self.sessions.client(account, "logs"), bus, account)
+
+    def own(self, account: str) -> None:
+        """This process's current credentials in ``account`` are the local cloud's own:
+        its console reads to the end while the endpoint drains (a refreshed session has
+        a new key: called again before each read)."""
+        if self.endpoint is not None:
+            credentials = self.sessions.session(account).get_credentials()
+            if credentials is not None:
+                self.endpoint.gate.own(credentials.get_frozen_credentials().access_key)
 
     def tails(self) -> list[LogTail]:
         return [self.tail(bus, account) for bus, account in bus_logs(self.stage)]
 
+    def drain(self, seconds: float) -> Leftovers:
+        """Stop taking requests (the order API and the endpoint answer 503) and let the
+        accepted work finish for up to ``seconds``: the API worker's requests in flight,
+        then the data plane's deliveries, invocations and retries due meanwhile."""
+        deadline = time.monotonic() + seconds
+        if self.endpoint is None:
+            return Leftovers(0, 0)
+        self.endpoint.gate.start()
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                worker.process.terminate()  # the worker drains, then exits
+        for worker in self.workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return self.endpoint.drain(max(0.0, deadline - time.monotonic()))
+
     def stop(self, *, keep_logs: bool) -> None:
-        """Stop the workers and the endpoint; remove the service logs unless kept."""
+        """Stop the workers and the endpoint (saving the state to the state dir, if
+        any); remove the service logs unless kept."""
         stop_workers(self.workers)
+        not_saved: Exception | None = None
         if self.endpoint is not None:
-            self.endpoint.stop()
+            try:
+                self.endpoint.stop()
+            except Exception as exc:  # raised once everything else is stopped
+                not_saved = exc
+            if self.endpoint.unkept and self.endpoint.state_file is not None:
+                self._notice(unkept_line(self.endpoint.unkept, str(self.endpoint.state_file)))
         if self._saved_endpoint_url is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
@@ -476,25 +533,41 @@ class LocalCloud:
             self._log_handler.close()
         if self.log_dir is not None and (not keep_logs or not any(self.log_dir.iterdir())):
             shutil.rmtree(self.log_dir, ignore_errors=True)
+        if not_saved is not None:
+            raise StateNotSaved(f"the state was not saved to {self.options.state_dir}: "
+                                f"{type(not_saved).__name__}: {not_saved}")
 
 
 # --- the two modes ------------------------------------------------------------------
 
 
-def stream(cloud: LocalCloud, out: IO[str], stop: threading.Event) -> None:
-    """Print each global bus event as it is logged, and one line for each failed delivery,
-    retry, dead letter and denied PutEvents entry (the data plane's notices), until
-    ``stop`` is set."""
-    tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
-    seen = 0
-    while not stop.is_set():
-        for logged in tail.poll():
-            print(terminal_safe(event_line(logged)), file=out, flush=True)
-        router = cloud.endpoint.router if cloud.endpoint is not None else None
+class Console:
+    """Prints each global bus event once it is logged, and one line for each failed
+    delivery, retry, dead letter and denied PutEvents entry (the data plane's notices),
+    made safe for a terminal (what publishers chose is shown escaped, never obeyed)."""
+
+    def __init__(self, cloud: LocalCloud, out: IO[str]) -> None:
+        self.cloud = cloud
+        self.out = out
+        self.tail = cloud.tail(names.GLOBAL_BUS, cloud.stage.bus_account)
+        self.seen = 0
+
+    def flush(self) -> None:
+        """Print what was logged since the last flush."""
+        self.cloud.own(self.cloud.stage.bus_account)
+        for logged in self.tail.poll():
+            print(terminal_safe(event_line(logged)), file=self.out, flush=True)
+        router = self.cloud.endpoint.router if self.cloud.endpoint is not None else None
         if router is not None:
-            seen, fresh = router.notices.since(seen)
+            self.seen, fresh = router.notices.since(self.seen)
             for line in fresh:
-                print(terminal_safe(line), file=out, flush=True)
+                print(terminal_safe(line), file=self.out, flush=True)
+
+
+def stream(cloud: LocalCloud, console: Console, stop: threading.Event) -> None:
+    """Flush the console every poll interval until ``stop`` is set."""
+    while not stop.is_set():
+        console.flush()
         cloud.check_workers()
         stop.wait(STREAM_POLL_SECONDS)
 
@@ -599,6 +672,7 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
         print(message, file=err, flush=True)
 
     cloud = LocalCloud(options, log, notice)
+    console: Console | None = None
     stop = threading.Event()
     failed = True  # service logs are kept when something went wrong
     with _Signals().installed() as signals:
@@ -613,10 +687,21 @@ def up(options: UpOptions, out: IO[str] | None = None, err: IO[str] | None = Non
             if options.demo:
                 demo(cloud, out)
             else:
-                stream(cloud, out, stop)
+                console = Console(cloud, out)
+                stream(cloud, console, stop)
             failed = False
         except KeyboardInterrupt:
             failed = options.demo
+            if cloud.endpoint is not None and cloud.endpoint.router is not None:
+                leftovers = cloud.drain(options.drain_seconds)
+                if console is not None:  # the events logged while draining
+                    try:
+                        console.flush()
+                    except Exception as exc:
+                        print(f"the last events could not be read: {exc}", file=err)
+                kept_in = cloud.endpoint.state_file
+                print(leftovers.line(kept_in=str(kept_in) if kept_in else None), file=err,
+                      flush=True)
             return 130 if options.demo else 0
         finally:
             signals.stopping = True

@@ -15,7 +15,8 @@ of the service's Chalice stage plus ``AWS_ENDPOINT_URL``, imports the app as Lam
 Chalice's own local dev server (``chalice.local``). The service's Lambda functions (its
 subscriptions) do not run here: the local cloud's Lambda runtime runs them from their
 deployment packages. Once serving it writes one JSON line to ``--ready-fd`` (its API
-port), and it exits when its parent dies or on SIGTERM.
+port), and it exits when its parent dies, or on SIGTERM once the requests in flight are
+answered (new ones get 503 meanwhile: :mod:`infra_bootstrap.local.api_drain`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
+from infra_bootstrap.local.api_drain import ApiDrain, draining_handler
 from infra_bootstrap.local.api_requests import handler_class
 from infra_bootstrap.local.handoff import API_HANDLER, ApiSpec, WorkerSpec
 
@@ -47,7 +49,7 @@ CREDENTIAL_ISOLATION = {"AWS_CONFIG_FILE": os.devnull,
                         "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
+def api_server(app: Any, stage: str, api: ApiSpec, drain: ApiDrain | None = None) -> Any:
     """Chalice's local dev server (as ``chalice local`` builds it), with a deeper backlog.
 
     Same steps as ``chalice.local.create_local_server``, with a server class whose listen
@@ -74,8 +76,9 @@ def api_server(app: Any, stage: str, api: ApiSpec) -> Any:
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
     # Bodies read as API Gateway reads them: chunked honoured, short ones a 400, not a hang.
+    handler = handler_class(ChaliceRequestHandler)
     return LocalDevServer(app, config, HOST, api.port, server_cls=Server,
-                          handler_cls=handler_class(ChaliceRequestHandler))
+                          handler_cls=draining_handler(handler, drain or ApiDrain()))
 
 
 def die_with_parent(parent_pid: int, on_parent_death: Callable[[], None]) -> None:
@@ -141,9 +144,20 @@ def read_spec(stream: IO[str], service: str) -> WorkerSpec:
 def run(args: argparse.Namespace, spec: WorkerSpec) -> int:
     """Start the servers, report readiness, serve until told to stop."""
     stop = threading.Event()
+    drain = ApiDrain()
     if args.parent_pid:
         die_with_parent(args.parent_pid, stop.set)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def drained() -> None:
+        drain.wait_idle()
+        stop.set()
+
+    def on_sigterm(*_: object) -> None:
+        # `local up` is stopping: refuse new requests (503), finish those in flight.
+        drain.start()
+        threading.Thread(target=drained, daemon=True, name="drain").start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     # Ctrl-C in a terminal reaches the whole process group: `local up` handles it and
     # stops the workers itself (SIGTERM), so a worker never exits before its parent knows.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -156,7 +170,8 @@ def run(args: argparse.Namespace, spec: WorkerSpec) -> int:
     os.environ.clear()
     os.environ.update(environment)
     try:
-        api = api_server(import_handler(spec.app_dir, API_HANDLER), spec.stage, spec.api)
+        api = api_server(import_handler(spec.app_dir, API_HANDLER), spec.stage, spec.api,
+                         drain)
     except OSError as exc:
         print(f"error: port {spec.api.port} on {HOST} is in use ({exc.strerror})",
               file=sys.stderr)

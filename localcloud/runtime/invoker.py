@@ -61,8 +61,12 @@ class LambdaRuntime:
 
     def __init__(self, state: LambdaState, *, endpoint_url: str,
                  pool_size: int = DEFAULT_POOL_SIZE, workdir: Path | None = None,
-                 on_worker_lost: Callable[[str], None] | None = None) -> None:
+                 on_worker_lost: Callable[[str], None] | None = None,
+                 on_credentials: Callable[[str], None] | None = None) -> None:
         self.state = state
+        # Told the access key of every execution role session a worker gets (the
+        # endpoint serves them while draining: localcloud.drain).
+        self.on_credentials = on_credentials or (lambda _access_key: None)
         self._sts = LocalSts(state)
         self.endpoint_url = endpoint_url
         self.pool_size = pool_size
@@ -171,6 +175,7 @@ class LambdaRuntime:
                                    f"by Lambda: {function.role}") from exc
         credentials = Credentials(session.access_key, session.secret,
                                   session.session_token or "")
+        self.on_credentials(credentials.access_key_id)
         stream = log_stream_name(time.time(), function.version, uuid.uuid4().hex)
         environment = function_environment(function, credentials=credentials,
                                            endpoint=self.endpoint_url, task_root=str(root),

@@ -116,10 +116,12 @@ def test_the_worker_needs_nothing_but_its_spec() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
                             capture_output=True, text=True, timeout=60).stdout
 
-    # api_requests: how the order API front reads request bodies (pure, no configuration).
+    # api_requests: how the order API front reads request bodies; api_drain: how it stops
+    # (both pure, no configuration).
     assert json.loads(loaded) == [
-        "infra_bootstrap", "infra_bootstrap.local", "infra_bootstrap.local.api_requests",
-        "infra_bootstrap.local.handoff", "infra_bootstrap.local.worker"]
+        "infra_bootstrap", "infra_bootstrap.local", "infra_bootstrap.local.api_drain",
+        "infra_bootstrap.local.api_requests", "infra_bootstrap.local.handoff",
+        "infra_bootstrap.local.worker"]
 
 
 def test_handlers_see_no_aws_variable_but_their_accounts() -> None:
@@ -160,14 +162,21 @@ def test_local_deploy_creates_role_and_functions_for_subscribe(aws: None) -> Non
     sessions = AccountSessions(stage)
 
     services = [local_deploy.load_service(stage, s.name) for s in stage.services]
-    arns = local_deploy.deploy(stage, sessions, services)
-    again = local_deploy.deploy(stage, sessions, services)
-
     delivery = ("arn:aws:lambda:eu-west-1:333333333333:function:"
                 "delivery-service-local-on_order_created")
+    lam = sessions.client("333333333333", "lambda")
+    arns = local_deploy.deploy(stage, sessions, services)
+    updates: list[str] = []
+    for account in ("222222222222", "333333333333"):
+        sessions.client(account, "lambda").meta.events.register(
+            "before-call.lambda.*", lambda model, **_: updates.append(model.name))
+    again = local_deploy.deploy(stage, sessions, services)
+
     assert arns == again == {"order-service": {"on_delivery_updated": ORDER_FUNCTION.arn},
                              "delivery-service": {"on_order_created": delivery}}
-    lam = sessions.client("333333333333", "lambda")
+    # The second deploy of the same sources changed nothing (a restart with --state-dir).
+    assert [call for call in updates if call.startswith("Update")] == []
+    assert "GetFunction" in updates
     config = lam.get_function_configuration(FunctionName=delivery)
     assert config["Role"] == "arn:aws:iam::333333333333:role/delivery-service-local"
     [function] = services[1].functions

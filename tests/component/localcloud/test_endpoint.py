@@ -118,6 +118,7 @@ def test_python_m_localcloud_on_port_0_prints_its_url_and_stops_cleanly(stop: in
         process.send_signal(stop)
 
         assert process.wait(timeout=STARTUP_DEADLINE_S) == 0
+        assert process.stdout.read().splitlines() == ["drained: 0 left"]
         assert process.stderr is not None
         assert process.stderr.read() == ""
     finally:
