@@ -289,3 +289,20 @@ def detail_types(events: list[dict[str, Any]]) -> list[str]:
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def api_call(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One JSON request (POST sends ``{}``) to the order API or a control route: (status, body)."""
+    request = urllib.request.Request(url, data=b"{}" if method == "POST" else None,
+                                     method=method, headers={
+                                         "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def order_id_of(data: dict[str, Any]) -> str | None:
+    """The order an event's ``detail.data`` is about (``orderId``, or ``order.orderId``)."""
+    return data.get("orderId") or (data.get("order") or {}).get("orderId")

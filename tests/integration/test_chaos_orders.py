@@ -7,17 +7,13 @@ stats prove that chaos acted, so the test fails if the handlers' idempotency bre
 
 from __future__ import annotations
 
-import json
 import secrets
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
-from local_up_helpers import GLOBAL_BUS, Cloud, LocalUp
+from local_up_helpers import GLOBAL_BUS, Cloud, LocalUp, api_call, order_id_of
 
 from infra_bootstrap.cloud_process import CloudProcess
 from tests.polling import wait_until
@@ -33,21 +29,6 @@ DELIVERED_TIMEOUT = 900.0
 IDLE_TIMEOUT = 300.0
 
 
-def _http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=b"{}" if method == "POST" else None,
-                                     method=method, headers={
-                                         "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
-def _order_id(data: dict[str, Any]) -> str | None:
-    return data.get("orderId") or (data.get("order") or {}).get("orderId")
-
-
 def test_with_chaos_on_every_order_is_delivered_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = secrets.token_urlsafe(16)
@@ -56,7 +37,7 @@ def test_with_chaos_on_every_order_is_delivered_once(
     with LocalUp.start("--delivery-delay", "0", "--chaos", CHAOS, tmpdir=tmp_path) as running:
         running.wait_ready()
         with ThreadPoolExecutor(CONCURRENCY) as pool:
-            answers = list(pool.map(lambda _: _http("POST", f"{running.api}/orders"),
+            answers = list(pool.map(lambda _: api_call("POST", f"{running.api}/orders"),
                                     range(ORDERS)))
         assert [status for status, _ in answers] == [201] * ORDERS
         orders = {body["orderId"]: body for _, body in answers}
@@ -64,9 +45,9 @@ def test_with_chaos_on_every_order_is_delivered_once(
 
         def delivered_or_stuck() -> bool:
             for order in sorted(waiting):
-                _, body = _http("GET", f"{running.api}/orders/{order}")
+                _, body = api_call("GET", f"{running.api}/orders/{order}")
                 if body["status"] != "DELIVERED":
-                    idle, _ = _http("GET", f"{running.aws}/_local/idle?timeout=0", control)
+                    idle, _ = api_call("GET", f"{running.aws}/_local/idle?timeout=0", control)
                     return idle == 200  # nothing more will happen to it
                 orders[order] = body
                 waiting.discard(order)
@@ -74,13 +55,13 @@ def test_with_chaos_on_every_order_is_delivered_once(
 
         wait_until(delivered_or_stuck, DELIVERED_TIMEOUT, "every order to be DELIVERED",
                    interval=1)
-        _, stats = _http("GET", f"{running.aws}/_local/stats", control)
+        _, stats = api_call("GET", f"{running.aws}/_local/stats", control)
         assert not waiting, (f"{len(waiting)} orders not DELIVERED; stats {stats['stats']}; "
                              f"failures {stats['failures'][-5:]}")
         # Duplicates and delays may still be on their way: wait until nothing is left.
-        idle, _ = _http("GET", f"{running.aws}/_local/idle?timeout={IDLE_TIMEOUT:g}", control)
+        idle, _ = api_call("GET", f"{running.aws}/_local/idle?timeout={IDLE_TIMEOUT:g}", control)
         assert idle == 200
-        _, stats = _http("GET", f"{running.aws}/_local/stats", control)
+        _, stats = api_call("GET", f"{running.aws}/_local/stats", control)
         view = Cloud(SharedCloud(CloudProcess(running.process.pid, running.api, running.aws,
                                               tmp_path / "unused")))
         events = view.bus_log(GLOBAL_BUS)
@@ -95,9 +76,9 @@ def test_with_chaos_on_every_order_is_delivered_once(
     delivery_of: dict[str | None, str] = {}
     for event in events:
         data = event["detail"]["data"]
-        published[(event["detail-type"], _order_id(data))].add(event["id"])
+        published[(event["detail-type"], order_id_of(data))].add(event["id"])
         if event["detail-type"] == "Delivery.Updated":
-            delivery_of[_order_id(data)] = data["deliveryId"]
+            delivery_of[order_id_of(data)] = data["deliveryId"]
     for order, body in orders.items():
         for detail_type in ("Order.Created", "Delivery.Updated", "Order.Updated"):
             assert len(published[(detail_type, order)]) == 1, (detail_type, order)

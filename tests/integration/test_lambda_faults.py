@@ -18,8 +18,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +28,9 @@ from local_up_helpers import (
     GLOBAL_BUS,
     Cloud,
     LocalUp,
+    api_call,
     lambda_worker_pids,
+    order_id_of,
     waiting_on_a_call,
 )
 
@@ -51,21 +51,6 @@ CLI_TIMEOUT = 120.0
 PUBLISHES = {"Order.Created": "Delivery.Updated", "Delivery.Updated": "Order.Updated"}
 
 
-def _http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=b"{}" if method == "POST" else None,
-                                     method=method, headers={
-                                         "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
-def _order_id(data: dict[str, Any]) -> str | None:
-    return data.get("orderId") or (data.get("order") or {}).get("orderId")
-
-
 def _busy_worker(local_up_pid: int) -> int | None:
     """A Lambda worker of `local up` whose handler waits for an AWS call now, if any."""
     return next((pid for pid in sorted(lambda_worker_pids(local_up_pid))
@@ -74,9 +59,9 @@ def _busy_worker(local_up_pid: int) -> int | None:
 
 def _where_are_they(running: LocalUp, secret: str, waiting: set[str]) -> str:
     """What the cloud knows about orders that did not arrive: for the failure message."""
-    statuses = Counter(_http("GET", f"{running.api}/orders/{o}")[1]["status"]
+    statuses = Counter(api_call("GET", f"{running.api}/orders/{o}")[1]["status"]
                        for o in sorted(waiting))
-    _, stats = _http("GET", f"{running.aws}/_local/stats", {"X-Localcloud-Secret": secret})
+    _, stats = api_call("GET", f"{running.aws}/_local/stats", {"X-Localcloud-Secret": secret})
     listed = subprocess.run(
         [sys.executable, "-m", "infra_bootstrap", "dlq", "list", "--json"], cwd=REPO_ROOT,
         env={**clean_env(), "AWS_ENDPOINT_URL": running.aws}, capture_output=True,
@@ -97,14 +82,14 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
         local_up_pid = running.process.pid
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             # The first half is still being posted while a worker is picked and killed.
-            first_half = [pool.submit(_http, "POST", f"{running.api}/orders")
+            first_half = [pool.submit(api_call, "POST", f"{running.api}/orders")
                           for _ in range(ORDERS // 2)]
             # Midway, while orders flow: a Lambda worker running an invocation; kill it.
             victim = wait_until(lambda: _busy_worker(local_up_pid), 300,
                                 "a Lambda worker running an invocation", interval=0.005)
             os.kill(victim, signal.SIGKILL)
             first = [future.result() for future in first_half]
-            second = list(pool.map(lambda _: _http("POST", f"{running.api}/orders"),
+            second = list(pool.map(lambda _: api_call("POST", f"{running.api}/orders"),
                                    range(ORDERS - ORDERS // 2)))
         acknowledged = [body["orderId"] for status, body in first + second if status == 201]
         assert len(acknowledged) == ORDERS
@@ -113,7 +98,7 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
 
         def all_delivered() -> bool:
             for order in sorted(waiting):
-                if _http("GET", f"{running.api}/orders/{order}")[1]["status"] != "DELIVERED":
+                if api_call("GET", f"{running.api}/orders/{order}")[1]["status"] != "DELIVERED":
                     return False
                 waiting.discard(order)
             return True
@@ -123,7 +108,7 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
             happen to them (every step of an order's chain is work the router holds)."""
             if all_delivered():
                 return True
-            idle, _ = _http("GET", f"{running.aws}/_local/idle?timeout=0",
+            idle, _ = api_call("GET", f"{running.aws}/_local/idle?timeout=0",
                             {"X-Localcloud-Secret": secret})
             return idle == 200 and not all_delivered()
 
@@ -133,7 +118,7 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
             pytest.fail(_where_are_they(running, secret, waiting))
         # local up runs on: the same process, and its API answers.
         assert running.process.poll() is None
-        assert _http("GET", f"{running.api}/orders/{acknowledged[0]}")[0] == 200
+        assert api_call("GET", f"{running.api}/orders/{acknowledged[0]}")[0] == 200
         view = Cloud(SharedCloud(CloudProcess(local_up_pid, running.api, running.aws,
                                               tmp_path / "unused")))
         wait_until(lambda: sum(e["detail-type"] == "Order.Updated"
@@ -154,10 +139,10 @@ def test_a_killed_lambda_worker_loses_and_duplicates_nothing(
     assert len(killed) == 1, killed
     killed_event = next(e for e in events if e["id"] == killed[0])
     republished = (PUBLISHES[killed_event["detail-type"]],
-                   _order_id(killed_event["detail"]["data"]))
+                   order_id_of(killed_event["detail"]["data"]))
     per_order: dict[tuple[str, str | None], list[Any]] = {}
     for event in events:
-        key = (event["detail-type"], _order_id(event["detail"]["data"]))
+        key = (event["detail-type"], order_id_of(event["detail"]["data"]))
         per_order.setdefault(key, []).append(event["detail"]["data"])
     for order in acknowledged:
         for detail_type in ("Order.Created", "Delivery.Updated", "Order.Updated"):
