@@ -20,6 +20,8 @@ import boto3
 import requests
 from dataplane_support import PLAIN_KEYS, REGION
 
+from tests.polling import wait_until
+
 REPO = Path(__file__).resolve().parents[3]
 DEADLINE_S = 180
 STATE_FILE = "localcloud-state.pickle"
@@ -94,7 +96,7 @@ def test_resources_messages_log_events_and_a_waiting_retry_survive_a_restart(
             Principal="events.amazonaws.com", SourceArn=rule)
         events.put_targets(Rule="to-node", Targets=[{"Id": "1", "Arn": node}])
         events.put_events(Entries=[{"Source": "kept", "DetailType": "T", "Detail": "{}"}])
-        assert _wait(lambda: first.stats()["stats"]["retried"] >= 1)
+        wait_until(lambda: first.stats()["stats"]["retried"] >= 1, 60, "a first retry")
         code, printed = first.stop()
 
     assert code == 0
@@ -108,7 +110,8 @@ def test_resources_messages_log_events_and_a_waiting_retry_survive_a_restart(
         logged = second.client("logs").get_log_events(logGroupName="kept", logStreamName="s")
         rules = second.client("events").list_rules()["Rules"]
         # The kept retry runs in the new process and fails again: it is retried there.
-        assert _wait(lambda: second.stats()["stats"]["retried"] >= 1)
+        wait_until(lambda: second.stats()["stats"]["retried"] >= 1, 60,
+                   "the kept retry to run after the restart")
         second.stop()
 
     assert [m["Body"] for m in received["Messages"]] == ["still here"]
@@ -132,11 +135,3 @@ def test_a_corrupt_state_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "(UnpicklingError): start with another --state-dir, or move the file away to start "
         "empty (it is not deleted)"]
 
-
-def _wait(condition: Any, deadline_s: float = 60.0) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
