@@ -8,9 +8,10 @@ from the function's code, as on Lambda.
 Protocol (one JSON object per line): the worker writes ``{"ready": ...}`` once the
 handler module is imported (or failed to import: the error is answered to every
 invocation, as Lambda reports ``Runtime.ImportModuleError``), then reads invocations
-``{"requestId", "payload", "remainingMs", "functionArn"}`` from stdin and writes one
-reply each: ``{"requestId", "result"}`` or ``{"requestId", "error"}``, with the log lines
-the invocation printed (``logs``) and the process's peak memory (``maxMemoryMb``).
+``{"requestId", "payload", "remainingMs", "functionArn"}`` from stdin, acknowledges each
+with ``{"started": requestId}`` as it takes it, and writes one reply each:
+``{"requestId", "result"}`` or ``{"requestId", "error"}``, with the log lines the
+invocation printed (``logs``) and the process's peak memory (``maxMemoryMb``).
 Replies go to a private copy of the original stdout; the handler's ``print`` and logging
 are captured for the function's log stream, as Lambda's runtime does.
 
@@ -202,6 +203,10 @@ def main() -> int:
     replies.flush()
     for line in requests:
         request = json.loads(line)
+        # Taken (Lambda's runtime has fetched the invocation): a worker that dies before
+        # this line never saw it, and the invocation goes to another worker.
+        replies.write(json.dumps({"started": request["requestId"]}) + "\n")
+        replies.flush()
         request_filter.request_id = str(request["requestId"])
         started = time.monotonic()
         reply: dict[str, Any] = {"error": {**loaded}} if init_failed \

@@ -51,6 +51,8 @@ DEFAULT_POOL_SIZE = 4
 READY_TIMEOUT_S = 60.0
 # How long an invocation waits for a busy pool before it counts as throttled.
 ACQUIRE_TIMEOUT_S = 120.0
+# How many workers one invocation is handed to when each dies before taking it.
+MAX_HANDOVERS = 3
 # A worker keeps its execution role's session for its whole life; Lambda refreshes the
 # credentials of a long-lived environment, here the session simply lasts STS's maximum.
 EXECUTION_ROLE_SESSION_S = 43200
@@ -94,24 +96,30 @@ class LambdaRuntime:
         if why_not is not None:
             raise FunctionUnreachable("function", function_arn, why_not)
         pool = self._pool(function)
-        try:
-            worker = self._live_worker(pool, function, max(ACQUIRE_TIMEOUT_S, 2 * timeout_s))
-        except PoolExhausted as exc:
-            raise FunctionUnreachable("function", function_arn, f"throttled: {exc}") from None
-        except (WorkerStartError, BadPackage, RoleNotAssumable) as exc:
-            error = {"errorMessage": f"RequestId: {request_id} Error: {exc}",
-                     "errorType": "Runtime.ExitError" if isinstance(exc, WorkerStartError)
-                     else type(exc).__name__}
-            return InvocationResult(200, error, "Unhandled", [str(exc)])
-        cold = worker.invocations == 0
-        reply = worker.invoke(request_id=request_id, function_arn=function_arn,
-                              payload=payload, timeout_s=timeout_s)
-        pool.release(worker, healthy=not reply.worker_lost)
-        if reply.worker_lost and not reply.timed_out:
-            self.workers_lost += 1
-            self.on_worker_lost(f"lambda: the worker of {function.name} (pid {worker.pid}) "
-                                f"exited during {request_id}: "
-                                f"{(reply.error or {}).get('errorMessage')}; replaced")
+        for attempt in range(1, MAX_HANDOVERS + 1):
+            try:
+                worker = self._live_worker(pool, function,
+                                           max(ACQUIRE_TIMEOUT_S, 2 * timeout_s))
+            except PoolExhausted as exc:
+                raise FunctionUnreachable("function", function_arn,
+                                          f"throttled: {exc}") from None
+            except (WorkerStartError, BadPackage, RoleNotAssumable) as exc:
+                error = {"errorMessage": f"RequestId: {request_id} Error: {exc}",
+                         "errorType": "Runtime.ExitError" if isinstance(exc, WorkerStartError)
+                         else type(exc).__name__}
+                return InvocationResult(200, error, "Unhandled", [str(exc)])
+            cold = worker.invocations == 0
+            reply = worker.invoke(request_id=request_id, function_arn=function_arn,
+                                  payload=payload, timeout_s=timeout_s)
+            pool.release(worker, healthy=not reply.worker_lost)
+            if reply.never_started and attempt < MAX_HANDOVERS:
+                self._lost(function, worker, f"exited while idle (before it took {request_id}, "
+                                             "which goes to another worker)")
+                continue
+            if reply.worker_lost and not reply.timed_out:
+                self._lost(function, worker, f"exited during {request_id}: "
+                                             f"{(reply.error or {}).get('errorMessage')}")
+            break
         lines = invocation_log(
             request_id, function.version,
             [*(worker.init_logs if cold else ()), *reply.logs],
@@ -132,10 +140,13 @@ class LambdaRuntime:
             if worker.alive:
                 return worker
             pool.release(worker, healthy=False)
-            self.workers_lost += 1
-            self.on_worker_lost(f"lambda: the worker of {function.name} (pid {worker.pid}) "
-                                f"exited while idle (code {worker.process.returncode}); "
-                                "replaced")
+            self._lost(function, worker,
+                       f"exited while idle (code {worker.process.returncode})")
+
+    def _lost(self, function: DeployedFunction, worker: WorkerProcess, how: str) -> None:
+        self.workers_lost += 1
+        self.on_worker_lost(f"lambda: the worker of {function.name} (pid {worker.pid}) "
+                            f"{how}; replaced")
 
     def stop(self) -> None:
         """Stop every worker and remove the extracted packages."""

@@ -5,7 +5,10 @@ A reply later than the deadline stops the worker (SIGKILL: a timed-out run is ab
 as Lambda stops the execution environment) and is answered ``Sandbox.Timedout``; a worker
 that exits mid-invocation is answered ``Runtime.ExitError`` (Lambda Developer Guide,
 "Troubleshoot invocation issues in Lambda": "Runtime exited with error: signal: killed").
-Either way the worker is gone and its pool starts another.
+Either way the worker is gone and its pool starts another. A worker acknowledges each
+invocation as it takes it; one that dies before that (a crash while idle that
+``Popen.poll`` cannot see yet: a killed multi-threaded process is a zombie leader until its
+last thread is gone) never ran it, and the reply says so (``never_started``).
 
 >>> exit_error("r-1", -9)["errorMessage"]
 'RequestId: r-1 Error: Runtime exited with error: signal: killed'
@@ -66,6 +69,9 @@ class Reply:
     max_memory_mb: int | None
     worker_lost: bool = False
     timed_out: bool = False
+    # The worker died before it took the invocation (its ``started`` line): the
+    # invocation never ran and can go to another worker.
+    never_started: bool = False
 
 
 class WorkerStartError(Exception):
@@ -125,11 +131,14 @@ class WorkerProcess:
         started = time.monotonic()
         request = json.dumps({"requestId": request_id, "functionArn": function_arn,
                               "payload": payload, "remainingMs": int(timeout_s * 1000)})
+        taken = False
         try:
             assert self.process.stdin is not None
             self.process.stdin.write(request + "\n")
             self.process.stdin.flush()
-            line = self._replies.get(timeout=timeout_s)
+            taken = self._replies.get(timeout=timeout_s) is not None
+            line = self._replies.get(timeout=max(0.0, started + timeout_s - time.monotonic())
+                                     ) if taken else None
         except queue.Empty:
             self.kill()
             return Reply(None, timeout_error(request_id, timeout_s), [],
@@ -140,7 +149,7 @@ class WorkerProcess:
         if line is None:
             self.kill()
             return Reply(None, exit_error(request_id, self.process.returncode), [],
-                         elapsed, None, worker_lost=True)
+                         elapsed, None, worker_lost=True, never_started=not taken)
         reply = json.loads(line)
         return Reply(reply.get("result"), reply.get("error"), list(reply.get("logs", [])),
                      float(reply.get("durationMs", elapsed)), reply.get("maxMemoryMb"))

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from dataplane_support import LAMBDA_TRUST, REGION, Cloud
 
+from localcloud.runtime.process import WorkerProcess
 from tests.polling import wait_until
 
 CODE = '''
@@ -387,3 +388,39 @@ def test_the_execution_role_is_assumed_for_this_function_only_as_its_trust_says(
     assert allowed == f"arn:aws:sts::{account}:assumed-role/confined/allowed"
     assert refused["FunctionError"] == "Unhandled"
     assert error["errorType"] == "RoleNotAssumable"
+
+
+def _worker(tmp_path: Path, handler: str) -> WorkerProcess:
+    """One worker process of ``handlers.<handler>``, started without a cloud."""
+    (tmp_path / "handlers.py").write_text(CODE)
+    environment = {**os.environ, "_HANDLER": f"handlers.{handler}",
+                   "LAMBDA_TASK_ROOT": str(tmp_path)}
+    return WorkerProcess.start(task_root=tmp_path, environment=environment,
+                               log_stream="stream", ready_timeout_s=60)
+
+
+def test_a_worker_that_dies_before_taking_an_invocation_says_it_never_ran_it(
+        tmp_path: Path) -> None:
+    # Popen.poll cannot see a killed multi-threaded worker until its last thread is gone,
+    # so the runtime may hand an invocation to a worker that is already dying; the
+    # worker's "started" line tells a run that never began from one that crashed.
+    worker = _worker(tmp_path, "talk")
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.process.wait(timeout=30)
+
+    reply = worker.invoke(request_id="r-1", function_arn="arn", payload="{}", timeout_s=5)
+
+    assert reply.worker_lost and reply.never_started and reply.error is not None
+    assert reply.error["errorType"] == "Runtime.ExitError"
+
+
+def test_a_worker_that_dies_while_running_an_invocation_did_start_it(tmp_path: Path) -> None:
+    worker = _worker(tmp_path, "once")
+    try:
+        reply = worker.invoke(request_id="r-1", function_arn="arn", timeout_s=30,
+                              payload=json.dumps({"marker": str(tmp_path / "m"), "how": "die"}))
+    finally:
+        worker.kill()
+
+    assert reply.worker_lost and not reply.never_started
+    assert reply.error is not None and reply.error["errorType"] == "Runtime.ExitError"
