@@ -56,12 +56,22 @@ def chosen_buses(stage: Stage, wanted: Sequence[str]) -> list[tuple[str, str]]:
     return [(bus, account) for bus, account in every if not wanted or bus in wanted]
 
 
+# A poll after the first asks only for log events stamped at most this long before the
+# newest one it has seen, plus the longest ingestion lag (ingestionTime - timestamp) seen:
+# events reach a log roughly in timestamp order, and re-reading the whole log group every
+# poll made a follower cost more the longer it ran. An event ingested later than that
+# after its own timestamp is missed by a running tail, as by `aws logs tail --follow`
+# (which asks from the newest timestamp it has seen).
+FOLLOW_OVERLAP_MS = 1000
+
+
 class LogTail:
     """Reads a bus's catch-all log group, returning each log event once.
 
     ``poll`` asks FilterLogEvents for everything since ``start_ms`` (and up to
     ``end_ms``), every page, and keeps the ids it has returned, so polling again returns
-    only what is new. A log group that does not exist (yet) holds nothing.
+    only what is new; each later poll starts shortly before the newest event seen
+    (FOLLOW_OVERLAP_MS). A log group that does not exist (yet) holds nothing.
     """
 
     def __init__(self, logs: Any, bus: str, account: str, start_ms: int = 0,
@@ -72,7 +82,9 @@ class LogTail:
         self.log_group = names.event_log_group(bus)
         self._start_ms = start_ms
         self._end_ms = end_ms
-        self._seen: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], int] = {}   # (stream, event id) -> timestamp
+        self._newest_ms = start_ms
+        self._lag_ms = 0
 
     def poll(self) -> list[LoggedEvent]:
         """New log events since the last poll, oldest first."""
@@ -86,14 +98,27 @@ class LogTail:
                     key = (item.get("logStreamName", ""), item["eventId"])
                     if key in self._seen:
                         continue
-                    self._seen.add(key)
+                    stamp = int(item.get("timestamp") or 0)
+                    self._seen[key] = stamp
+                    self._newest_ms = max(self._newest_ms, stamp)
+                    self._lag_ms = max(self._lag_ms,
+                                       int(item.get("ingestionTime") or stamp) - stamp)
                     fresh.append(self._parse(item))
         except self._logs.exceptions.ResourceNotFoundException:
             return []
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise AwsCallError(self.account, "logs:FilterLogEvents", self.log_group,
                                " ".join(str(exc).split())) from None
+        self._advance()
         return sorted(fresh, key=lambda e: e.ingestion_ms)
+
+    def _advance(self) -> None:
+        """Start the next poll shortly before the newest event; forget older ids."""
+        start = self._newest_ms - FOLLOW_OVERLAP_MS - self._lag_ms
+        if start <= self._start_ms:
+            return
+        self._start_ms = start
+        self._seen = {key: stamp for key, stamp in self._seen.items() if stamp >= start}
 
     def _parse(self, item: Mapping[str, Any]) -> LoggedEvent:
         return parse_log_event(self.bus, self.account, item)
