@@ -30,6 +30,7 @@ False
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -238,7 +239,7 @@ def check_time(signed: SignedRequest, now: datetime) -> None:
             raise AuthFailure(Failure.EXPIRED, "Request has expired")
         return
     try:
-        signed_at = datetime.strptime(signed.amz_date, _AMZ_DATE).replace(tzinfo=UTC)
+        signed_at = amz_datetime(signed.amz_date)
     except ValueError:
         raise AuthFailure(Failure.INCOMPLETE, f"X-Amz-Date {signed.amz_date!r} is not an "
                           "ISO 8601 basic timestamp (YYYYMMDDTHHMMSSZ)") from None
@@ -261,6 +262,26 @@ def verify(signed: SignedRequest, secret: str) -> bool:
     """Does the signature match the one ``secret`` gives this request? Constant-time."""
     expected = signature_v2(signed, secret) if signed.version == 2 else signature(signed, secret)
     return hmac.compare_digest(expected.encode(), signed.signature.encode())
+
+
+_BASIC_TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+
+
+def amz_datetime(text: str) -> datetime:
+    """X-Amz-Date as a UTC datetime; ValueError if it is not one. The usual 16-character
+    form is read directly (``strptime`` was 5% of a request's CPU), any other goes to
+    ``strptime``, which also takes shorter fields.
+
+    >>> amz_datetime("20250102T030405Z")
+    datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    >>> amz_datetime("2025112T1111Z").isoformat()
+    '2025-11-02T11:01:01+00:00'
+    """
+    parts = _BASIC_TIMESTAMP.fullmatch(text)
+    if parts is None:
+        return datetime.strptime(text, _AMZ_DATE).replace(tzinfo=UTC)
+    year, month, day, hour, minute, second = map(int, parts.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def signature_v2(signed: SignedRequest, secret: str) -> str:
@@ -287,9 +308,10 @@ def signature(signed: SignedRequest, secret: str) -> str:
     return hmac.new(key, string_to_sign(signed).encode(), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
-    "aws4_request")."""
+    "aws4_request"); the same for a day, so remembered (as the SDKs remember it)."""
     key = ("AWS4" + secret).encode()
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()

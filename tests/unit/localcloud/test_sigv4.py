@@ -4,6 +4,7 @@ URLs) verified as signed, and refused once anything signed is changed."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from localcloud.sigv4 import (
     AuthFailure,
     Failure,
     WireRequest,
+    amz_datetime,
     canonical_uri,
     check_time,
     parse,
@@ -170,3 +172,19 @@ def test_a_request_signed_more_than_15_minutes_away_has_expired() -> None:
 def test_only_s3_signs_its_path_as_sent() -> None:
     assert canonical_uri("/a/../b//c%2Fd", s3=False) == "/b/c%252Fd"
     assert canonical_uri("/a/../b//c%2Fd", s3=True) == "/a/../b//c%2Fd"
+
+
+def test_x_amz_date_is_read_as_strptime_reads_it_valid_or_not() -> None:
+    rng = random.Random(5)
+    for _ in range(5000):
+        digits = "".join(rng.choice("0123456789") for _ in range(14))
+        text = f"{digits[:8]}T{digits[8:]}Z"
+        try:
+            expected: object = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            expected = ValueError
+        try:
+            got: object = amz_datetime(text)
+        except ValueError:
+            got = ValueError
+        assert got == expected, text
