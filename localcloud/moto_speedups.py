@@ -24,6 +24,15 @@ changes (moto 5.2.5):
   (``UpdateExpressionParser.make``, bounded): nothing changes a parse tree in place, the
   validator works on its own deep copy (``Validator.__init__``), and an expression that
   does not parse raises every time, as before.
+- **The expression's static checks run on every UpdateItem**: of the validators moto runs
+  on an update's parse tree, the leading ones (clause counts, overlapping paths, no key
+  attribute updated) depend only on the tree, the attribute names and the table's keys,
+  and raise or pass the tree on unchanged; one that passed for this very parse tree
+  (``UpdateExpressionParser.make``'s, see above) with the same names and keys is not run
+  again. One that fails is run every time, so the error is the same.
+- **Every tree walk rebuilding its processing map per node**
+  (``DepthFirstTraverser.nodes_to_be_processed`` and ``process`` call
+  ``_processing_map()``, which builds a new dict, for every node): built once per walker.
 - **That deep copy made through pickling's generic protocol** (``copy._reconstruct``
   for every node). Parse-tree nodes are plain objects, so :func:`_copy_node` copies
   each node's attributes directly (the memo keeps the parent links right), as moto
@@ -43,10 +52,15 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+import weakref
 from typing import Any
 
 from moto.core import responses, serialize
-from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+    DepthFirstTraverser,
+    Node,
+)
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,
 )
@@ -163,6 +177,58 @@ def _copy_node(node: Any, memo: dict[int, Any]) -> Any:
     return result
 
 
+# The validators that read nothing but the tree, the names and the table's keys.
+_STATIC_CHECKS = (validators.ActionCountValidator, validators.OverlappingPathsValidator,
+                  validators.UpdateHashRangeKeyValidator)
+_UNCACHED_VALIDATOR_INIT = validators.UpdateExpressionValidator.__init__
+# parse tree -> the (names, table keys) it passed the static checks with. Weak: a tree
+# the parse cache drops takes its entry with it (an id() could be reused).
+_statically_valid: weakref.WeakKeyDictionary[Any, set[Any]] = weakref.WeakKeyDictionary()
+_valid_lock = threading.Lock()
+
+
+def _validator_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+    _UNCACHED_VALIDATOR_INIT(self, expression, *args, **kwargs)
+    self.parsed_tree = expression
+
+
+def _validate(self: Any) -> Any:
+    """``UpdateExpressionValidator.validate``, skipping static checks already passed."""
+    context = (tuple(sorted((self.expression_attribute_names or {}).items())),
+               tuple(self.table.table_key_attrs))
+    with _valid_lock:
+        passed = context in _statically_valid.get(self.parsed_tree, ())
+    processors = list(self.processors)
+    static = 0
+    while static < len(processors) and type(processors[static]) in _STATIC_CHECKS:
+        static += 1
+    node = self.node_to_validate
+    for processor in processors[static:] if passed else processors:
+        node = processor.traverse(node)
+    if not passed:
+        with _valid_lock:
+            _statically_valid.setdefault(self.parsed_tree, set()).add(context)
+    return node
+
+
+def _processing_map_once(walker: Any) -> dict[Any, Any]:
+    known = walker.__dict__.get("_processing_map_built")
+    if known is None:
+        known = walker.__dict__["_processing_map_built"] = walker._processing_map()
+    return known
+
+
+def _nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
+    return tuple(_processing_map_once(self))
+
+
+def _process(self: Any, node: Any) -> Any:
+    for class_key, processor in _processing_map_once(self).items():
+        if isinstance(node, class_key):
+            return processor(node)
+    return None
+
+
 def install() -> None:
     """Apply the changes to moto in this process (idempotent)."""
     global _installed
@@ -177,4 +243,9 @@ def install() -> None:
                 staticmethod(_enrich_response))
         setattr(UpdateExpressionParser, "make", classmethod(_make))  # noqa: B010
         setattr(Node, "__deepcopy__", _copy_node)  # noqa: B010
+        setattr(validators.UpdateExpressionValidator, "__init__", _validator_init)  # noqa: B010
+        setattr(validators.UpdateExpressionValidator, "validate", _validate)  # noqa: B010
+        setattr(DepthFirstTraverser, "nodes_to_be_processed",  # noqa: B010
+                _nodes_to_be_processed)
+        setattr(DepthFirstTraverser, "process", _process)  # noqa: B010
         _installed = True

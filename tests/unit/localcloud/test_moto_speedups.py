@@ -171,3 +171,34 @@ def test_a_parse_tree_copies_to_an_equal_tree_of_new_nodes() -> None:
     collect(tree)
     assert _shape(copied, {}) == _shape(tree, {})
     assert id(copied) not in originals and copied.children[0].parent is copied
+
+
+@pytest.mark.parametrize(("expression", "names", "error"), [
+    ("SET #a = :v, #a = :v", {"#a": "status"}, "Two document paths overlap"),
+    ("SET #a = :v SET #b = :v", {"#a": "status", "#b": "other"},
+     "The \"SET\" section can only be used once"),
+    ("SET #a = :v", {"#a": "pk"}, "Cannot update attribute pk"),
+])
+def test_an_update_expression_that_fails_its_static_checks_fails_every_time(
+        expression: str, names: dict[str, str], error: str) -> None:
+    # The static checks are skipped only for a tree that passed them with the same names
+    # and keys: "SET #a = :v" passed with #a=status, and still fails with #a=pk.
+    moto_speedups.install()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        ddb.put_item(TableName="t", Item={"pk": {"S": "o"}})
+        ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET #a = :v",
+                        ExpressionAttributeNames={"#a": "status"},
+                        ExpressionAttributeValues={":v": {"S": "ok"}})
+
+        for _ in range(3):
+            with pytest.raises(ddb.exceptions.ClientError, match=error):
+                ddb.update_item(TableName="t", Key={"pk": {"S": "o"}},
+                                UpdateExpression=expression, ExpressionAttributeNames=names,
+                                ExpressionAttributeValues={":v": {"S": "x"}})
+        assert ddb.get_item(TableName="t", Key={"pk": {"S": "o"}})["Item"] == {
+            "pk": {"S": "o"}, "status": {"S": "ok"}}
