@@ -22,12 +22,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.apigateway.exceptions import ApiGatewayException
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
+from moto.logs.models import LogEvent
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message as SqsMessage
 
@@ -250,8 +252,20 @@ class MotoState:
             if log_stream is None:
                 model.create_log_stream(stream)
                 log_stream = model.streams[stream]
-            log_stream.put_log_events([{"timestamp": int(time.time() * 1000),
-                                        "message": message}])
+            if model.subscription_filters:  # moto's path hands the event on to them
+                log_stream.put_log_events([{"timestamp": int(time.time() * 1000),
+                                            "message": message}])
+                return
+            # What moto's LogStream.put_log_events does for one event, with one clock
+            # read instead of its datetime round trips (a tenth of the routing CPU).
+            now = time.time()
+            now_ms = int(now * 1000)
+            log_stream.last_ingestion_time = datetime.fromtimestamp(now, UTC).replace(
+                tzinfo=None)
+            log_stream.stored_bytes += len(message)
+            log_stream.events.append(LogEvent(now_ms, {"timestamp": now_ms,
+                                                       "message": message}))
+            log_stream.upload_sequence_token += 1
 
     # -- SQS --------------------------------------------------------------------------------
 

@@ -774,6 +774,8 @@ def expand_dotted_keys(event: Any) -> Any:
     >>> expand_dotted_keys({"detail": {"state.status": "running", "state": {"code": 16}}})
     {'detail': {'state': {'status': 'running', 'code': 16}}}
     """
+    if not _may_hold_dotted_key(event):
+        return event
     if isinstance(event, Mapping):
         expanded: dict[str, Any] | None = None
         for key, value in event.items():
@@ -790,6 +792,30 @@ def expand_dotted_keys(event: Any) -> Any:
         items = [expand_dotted_keys(item) for item in event]
         return items if any(a is not b for a, b in zip(items, event, strict=True)) else event
     return event
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _may_hold_dotted_key(event: Any) -> bool:
+    """False only if ``event`` is plain JSON (dicts, lists, scalars) with no dotted name:
+    one quick walk, without the object building of the expansion (an event rarely has
+    such a name, and every rule match of every event asked)."""
+    pending = [event]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is dict:
+            for key, inner in value.items():
+                if "." in key:
+                    return True
+                if type(inner) not in _JSON_SCALARS:
+                    pending.append(inner)
+        elif kind is list:
+            pending.extend(item for item in value if type(item) not in _JSON_SCALARS)
+        elif kind not in _JSON_SCALARS:
+            return True  # another kind of mapping or sequence: the full walk decides
+    return False
 
 
 def _put_path(target: dict[str, Any], key: str, value: Any) -> None:
