@@ -5,6 +5,7 @@ that returns items, and the request id on XML and JSON bodies."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -45,6 +46,20 @@ def serialized(serializer: type[Any], operation: str, result: dict[str, Any]) ->
                       value_picker=serialize.XFormedAttributePicker()).serialize(result)
 
 
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    """A DynamoDB client on moto (with the speedups) and table ``t``, key ``pk`` (S)."""
+    moto_speedups.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
+                              aws_secret_access_key="s")
+        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk",
+                                                   "AttributeType": "S"}])
+        yield client
+
+
 @pytest.mark.parametrize("operation", sorted(RESULTS))
 def test_a_dynamodb_response_is_what_moto_itself_serializes(operation: str) -> None:
     ours = serialized(DynamoDBJSONSerializer, operation, RESULTS[operation])
@@ -60,18 +75,11 @@ def test_a_value_not_in_plain_wire_form_is_left_to_moto(value: Any) -> None:
     assert wire_attribute_value(value) is None
 
 
-def test_an_item_goes_through_moto_with_its_types_intact() -> None:
-    moto_speedups.install()
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
-                           aws_secret_access_key="s")
-        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        item = {k: v for k, v in ITEM.items() if k not in ("b", "bs", "m_with_b")}
-        item["b"] = {"B": b"\x00\x01bin"}
-        ddb.put_item(TableName="t", Item=item)
-        got = ddb.get_item(TableName="t", Key={"pk": {"S": "ORDER#1"}})["Item"]
+def test_an_item_goes_through_moto_with_its_types_intact(ddb: Any) -> None:
+    item = {k: v for k, v in ITEM.items() if k not in ("b", "bs", "m_with_b")}
+    item["b"] = {"B": b"\x00\x01bin"}
+    ddb.put_item(TableName="t", Item=item)
+    got = ddb.get_item(TableName="t", Key={"pk": {"S": "ORDER#1"}})["Item"]
     assert got["b"] == {"B": b"\x00\x01bin"}
     assert got["m"] == item["m"] and got["l"] == item["l"] and got["n"] == {"N": "-1.5E+3"}
     assert got["no"] == {"BOOL": False} and got["ss"]["SS"] == ["a", "b"]
@@ -97,30 +105,23 @@ def test_a_handler_class_still_finds_its_actions() -> None:
     assert "get_item" in names and "update_item" in names and "nothing" not in names
 
 
-def test_an_update_expression_used_again_takes_each_call_s_own_values() -> None:
-    moto_speedups.install()
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
-                           aws_secret_access_key="s")
-        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        ddb.put_item(TableName="t", Item={"pk": {"S": "o"}, "gone": {"S": "x"}})
+def test_an_update_expression_used_again_takes_each_call_s_own_values(ddb: Any) -> None:
+    ddb.put_item(TableName="t", Item={"pk": {"S": "o"}, "gone": {"S": "x"}})
 
-        def update(status: str, add: str) -> dict[str, Any]:
-            return ddb.update_item(  # type: ignore[no-any-return]
-                TableName="t", Key={"pk": {"S": "o"}},
-                UpdateExpression="SET #s = :s ADD #n :n REMOVE #g",
-                ExpressionAttributeNames={"#s": "status", "#n": "count", "#g": "gone"},
-                ExpressionAttributeValues={":s": {"S": status}, ":n": {"N": add}},
-                ReturnValues="ALL_NEW")["Attributes"]
+    def update(status: str, add: str) -> dict[str, Any]:
+        return ddb.update_item(  # type: ignore[no-any-return]
+            TableName="t", Key={"pk": {"S": "o"}},
+            UpdateExpression="SET #s = :s ADD #n :n REMOVE #g",
+            ExpressionAttributeNames={"#s": "status", "#n": "count", "#g": "gone"},
+            ExpressionAttributeValues={":s": {"S": status}, ":n": {"N": add}},
+            ReturnValues="ALL_NEW")["Attributes"]
 
-        first = update("CREATED", "1")
-        second = update("DELIVERED", "2")
-        with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
-            ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
-        with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
-            ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
+    first = update("CREATED", "1")
+    second = update("DELIVERED", "2")
+    with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
+        ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
+    with pytest.raises(ddb.exceptions.ClientError, match="Invalid UpdateExpression"):
+        ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET SET")
 
     assert first == {"pk": {"S": "o"}, "status": {"S": "CREATED"}, "count": {"N": "1"}}
     assert second == {"pk": {"S": "o"}, "status": {"S": "DELIVERED"}, "count": {"N": "3"}}
@@ -180,25 +181,18 @@ def test_a_parse_tree_copies_to_an_equal_tree_of_new_nodes() -> None:
     ("SET #a = :v", {"#a": "pk"}, "Cannot update attribute pk"),
 ])
 def test_an_update_expression_that_fails_its_static_checks_fails_every_time(
-        expression: str, names: dict[str, str], error: str) -> None:
+        expression: str, names: dict[str, str], error: str, ddb: Any) -> None:
     # The static checks are skipped only for a tree that passed them with the same names
     # and keys: "SET #a = :v" passed with #a=status, and still fails with #a=pk.
-    moto_speedups.install()
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="k",
-                           aws_secret_access_key="s")
-        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        ddb.put_item(TableName="t", Item={"pk": {"S": "o"}})
-        ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET #a = :v",
-                        ExpressionAttributeNames={"#a": "status"},
-                        ExpressionAttributeValues={":v": {"S": "ok"}})
+    ddb.put_item(TableName="t", Item={"pk": {"S": "o"}})
+    ddb.update_item(TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET #a = :v",
+                    ExpressionAttributeNames={"#a": "status"},
+                    ExpressionAttributeValues={":v": {"S": "ok"}})
 
-        for _ in range(3):
-            with pytest.raises(ddb.exceptions.ClientError, match=error):
-                ddb.update_item(TableName="t", Key={"pk": {"S": "o"}},
-                                UpdateExpression=expression, ExpressionAttributeNames=names,
-                                ExpressionAttributeValues={":v": {"S": "x"}})
-        assert ddb.get_item(TableName="t", Key={"pk": {"S": "o"}})["Item"] == {
-            "pk": {"S": "o"}, "status": {"S": "ok"}}
+    for _ in range(3):
+        with pytest.raises(ddb.exceptions.ClientError, match=error):
+            ddb.update_item(TableName="t", Key={"pk": {"S": "o"}},
+                            UpdateExpression=expression, ExpressionAttributeNames=names,
+                            ExpressionAttributeValues={":v": {"S": "x"}})
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "o"}})["Item"] == {
+        "pk": {"S": "o"}, "status": {"S": "ok"}}
