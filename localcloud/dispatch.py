@@ -9,6 +9,8 @@ endpoint's busy time was threads queued on that lock. Both answers depend only o
 host name and on moto's installed files, so :class:`Dispatcher` remembers the backend of
 each host it has seen, and takes the lock only to create a backend's app the first time.
 Which backend serves which request is unchanged: the first lookup of a host is moto's own.
+A DynamoDB request then goes straight to moto's handler (:func:`serve_directly`), as
+moto's Flask app would send it, without Flask's per-request machinery.
 
 >>> from moto.moto_server.werkzeug_app import create_backend_app
 >>> dispatcher = Dispatcher(create_backend_app)
@@ -21,11 +23,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DEFAULT_SERVICE_REGION, DomainDispatcherApplication
+from botocore.exceptions import ClientError
+from flask import Response as FlaskResponse
+from moto.dynamodb.responses import DynamoHandler
+from moto.moto_api import recorder
+from moto.moto_server.werkzeug_app import (
+    DEFAULT_SERVICE_REGION,
+    BackendRequest,
+    DomainDispatcherApplication,
+)
+from moto.settings import DISABLE_GLOBAL_CORS
 
 # Hosts are service names or ``<service>.<region>.amazonaws.com``; a client that sends
 # arbitrary ones cannot grow the memo past this (a miss is then moto's own lookup).
 MAX_HOSTS = 4096
+# Backends whose Flask app has one URL rule, "/", to one handler: their requests to "/"
+# skip Flask (serve_directly). DynamoDB is most of what the services send.
+DIRECT_HANDLERS: dict[Any, Any] = {"dynamodb": DynamoHandler.dispatch}
 
 
 class Dispatcher(DomainDispatcherApplication):
@@ -45,8 +59,20 @@ class Dispatcher(DomainDispatcherApplication):
             self._backends[host] = backend
         return backend
 
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        backend = self.backend_of(environ)
+        handler = DIRECT_HANDLERS.get(backend)
+        if handler is not None and environ.get("PATH_INFO") == "/" \
+                and "HTTP_ORIGIN" not in environ:
+            return serve_directly(handler, environ, start_response)
+        return self.app_of(backend)(environ, start_response)
+
     def get_application(self, environ: dict[str, Any]) -> Any:
         """moto's ``get_application``: the same host rules, the lock only to create."""
+        return self.app_of(self.backend_of(environ))
+
+    def backend_of(self, environ: dict[str, Any]) -> Any:
+        """The name of the moto backend that serves this request (moto's host rules)."""
         path_info = environ.get("PATH_INFO", "")
         if isinstance(path_info, bytes):
             path_info = path_info.decode("utf-8")
@@ -63,6 +89,10 @@ class Dispatcher(DomainDispatcherApplication):
                 service, region = DEFAULT_SERVICE_REGION
                 host = f"{service}.{region}.amazonaws.com"
             backend = self.get_backend_for_host(host)
+        return backend
+
+    def app_of(self, backend: Any) -> Any:
+        """The backend's Flask app, created once."""
         app = self.app_instances.get(backend)
         if app is None:
             with self.lock:
@@ -72,3 +102,25 @@ class Dispatcher(DomainDispatcherApplication):
                     self.app_instances[backend] = app
         return app
 
+
+
+def serve_directly(handler: Any, environ: dict[str, Any], start_response: Any) -> Any:
+    """What moto's Flask app does with a request its only URL rule sends to ``handler``
+    (``convert_to_flask_response``: moto's request class, the request recorder, a
+    ClientError answered 400), without Flask's request context, URL matching and
+    response hooks (a sixth of a DynamoDB GetItem's CPU). Of flask-cors's hook, what it
+    adds to a request without an ``Origin`` header; a browser's request (with one) still
+    goes through Flask (see ``Dispatcher.__call__``)."""
+    request = BackendRequest(environ)
+    recorder._record_request(request)
+    try:
+        result = handler(request, request.raw_url, dict(request.headers))
+    except ClientError as exc:
+        result = 400, {}, exc.response["Error"]["Message"]
+    status, headers, content = result if len(result) == 3 else (200, {}, result)
+    response = FlaskResponse(response=content, status=status, headers=headers)
+    if request.method == "HEAD" and "content-length" in headers:
+        response.headers["Content-Length"] = headers["content-length"]
+    if not DISABLE_GLOBAL_CORS:  # what flask-cors adds to a request without an Origin
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response(environ, start_response)

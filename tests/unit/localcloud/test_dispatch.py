@@ -3,6 +3,8 @@ found without scanning moto's package folder again once a host was seen."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -74,3 +76,69 @@ def test_arbitrary_hosts_do_not_grow_the_memo_without_bound(
     for n in range(10):
         dispatcher.get_backend_for_host(f"nothing{n}.example")
     assert len(dispatcher._backends) == 3
+
+
+# DynamoDB requests answered straight by moto's handler, then through moto's Flask app:
+# the same status, body and headers (request ids and dates aside), errors included.
+DYNAMODB_CALLS: list[tuple[str, dict[str, Any] | bytes]] = [
+    ("CreateTable", {"TableName": "t", "BillingMode": "PAY_PER_REQUEST",
+                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                     "AttributeDefinitions": [{"AttributeName": "pk",
+                                               "AttributeType": "S"}]}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "a"}, "n": {"N": "1"}}}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "a"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}),
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "a"}}}),
+    ("GetItem", {"TableName": "missing", "Key": {"pk": {"S": "a"}}}),
+    ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "a"}},
+                    "UpdateExpression": "SET SET"}),
+    ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "a"}},
+                    "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {"#n": "n"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    "ReturnValues": "ALL_NEW"}),
+    ("GetItem", b"{not json"),
+    ("NoSuchAction", {}),
+]
+
+
+def _answers(dispatcher: Any) -> list[tuple[str, dict[str, str], bytes]]:
+    from moto import mock_aws
+    from werkzeug.test import EnvironBuilder
+
+    ignored = {"x-amzn-requestid", "x-amz-crc32", "date", "content-length"}
+    answers = []
+    with mock_aws():
+        for action, body in DYNAMODB_CALLS:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            environ = EnvironBuilder(path="/", method="POST", data=data, headers={
+                "Host": "127.0.0.1:4566", "X-Amz-Target": f"DynamoDB_20120810.{action}",
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": signed("dynamodb")["HTTP_AUTHORIZATION"]}).get_environ()
+            started: list[tuple[str, list[tuple[str, str]]]] = []
+            try:
+                chunks = dispatcher(environ, lambda s, h, *_, into=started: into.append((s, h)))
+            except Exception as exc:  # moto's own crash: the endpoint answers it 500
+                answers.append(("raised", {}, type(exc).__name__.encode()))
+                continue
+            raw = b"".join(chunks)
+            (status, headers), = started
+            assert dict(headers).get("Content-Length") == str(len(raw))
+            body_text = re.sub(rb'"CreationDateTime": [0-9.]+', b'"CreationDateTime": 0', raw)
+            answers.append((status, {k.lower(): v for k, v in headers
+                                     if k.lower() not in ignored}, body_text))
+    return answers
+
+
+def test_a_dynamodb_request_answered_without_flask_is_answered_as_flask_answers_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    direct = _answers(Dispatcher(create_backend_app))
+    monkeypatch.setattr("localcloud.dispatch.DIRECT_HANDLERS", {})
+    through_flask = _answers(Dispatcher(create_backend_app))
+
+    assert direct == through_flask
+    assert [(status, headers.get("x-amzn-errortype")) for status, headers, _ in direct] == [
+        ("200 OK", None), ("200 OK", None),
+        ("400 BAD REQUEST", "ConditionalCheckFailedException"), ("200 OK", None),
+        ("400 BAD REQUEST", "ResourceNotFoundException"),
+        ("400 BAD REQUEST", "ValidationException"), ("200 OK", None),
+        ("raised", None), ("raised", None)]
