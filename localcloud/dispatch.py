@@ -103,7 +103,6 @@ class Dispatcher(DomainDispatcherApplication):
         return app
 
 
-
 def serve_directly(handler: Any, environ: dict[str, Any], start_response: Any) -> Any:
     """What moto's Flask app does with a request its only URL rule sends to ``handler``
     (``convert_to_flask_response``: moto's request class, the request recorder, a
