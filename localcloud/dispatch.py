@@ -25,7 +25,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from flask import Response as FlaskResponse
-from moto.dynamodb.responses import DynamoHandler
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import (
     DEFAULT_SERVICE_REGION,
@@ -34,12 +33,15 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.settings import DISABLE_GLOBAL_CORS
 
+from localcloud import json_setup
+
 # Hosts are service names or ``<service>.<region>.amazonaws.com``; a client that sends
 # arbitrary ones cannot grow the memo past this (a miss is then moto's own lookup).
 MAX_HOSTS = 4096
 # Backends whose Flask app has one URL rule, "/", to one handler: their requests to "/"
-# skip Flask (serve_directly). DynamoDB is most of what the services send.
-DIRECT_HANDLERS: dict[Any, Any] = {"dynamodb": DynamoHandler.dispatch}
+# skip Flask (serve_directly). DynamoDB is most of what the services send; its handler
+# is also spared moto's generic request setup (json_setup).
+DIRECT_HANDLERS: dict[Any, Any] = {"dynamodb": json_setup.dispatch}
 
 
 class Dispatcher(DomainDispatcherApplication):
@@ -109,11 +111,12 @@ def serve_directly(handler: Any, environ: dict[str, Any], start_response: Any) -
     ClientError answered 400), without Flask's request context, URL matching and
     response hooks (a sixth of a DynamoDB GetItem's CPU). Of flask-cors's hook, what it
     adds to a request without an ``Origin`` header; a browser's request (with one) still
-    goes through Flask (see ``Dispatcher.__call__``)."""
+    goes through Flask (see ``Dispatcher.__call__``). ``handler`` takes moto's request
+    (``json_setup.dispatch``)."""
     request = BackendRequest(environ)
     recorder._record_request(request)
     try:
-        result = handler(request, request.raw_url, dict(request.headers))
+        result = handler(request)
     except ClientError as exc:
         result = 400, {}, exc.response["Error"]["Message"]
     status, headers, content = result if len(result) == 3 else (200, {}, result)

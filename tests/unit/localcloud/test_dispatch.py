@@ -96,6 +96,35 @@ DYNAMODB_CALLS: list[tuple[str, dict[str, Any] | bytes]] = [
                     "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {"#n": "n"},
                     "ExpressionAttributeValues": {":one": {"N": "1"}},
                     "ReturnValues": "ALL_NEW"}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "b"}, "blob": {"B": "AAEC"},
+                                            "m": {"M": {"l": {"L": [{"N": "1"}]}}}}}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": ""}}}),
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                 "ProjectionExpression": "#b, m.l[0]", "ExpressionAttributeNames": {"#b": "blob"},
+                 "ReturnConsumedCapacity": "TOTAL"}),
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                 "ReturnConsumedCapacity": "INDEXES"}),
+    ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                    "UpdateExpression": "SET #s = :s REMOVE #b",
+                    "ConditionExpression": "attribute_exists(pk) AND NOT #s = :s",
+                    "ExpressionAttributeNames": {"#s": "status", "#b": "blob"},
+                    "ExpressionAttributeValues": {":s": {"S": "DONE"}},
+                    "ReturnValues": "UPDATED_OLD"}),
+    ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                    "UpdateExpression": "SET #s = :s",
+                    "ConditionExpression": "attribute_exists(pk) AND NOT #s = :s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":s": {"S": "DONE"}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+    ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                    "UpdateExpression": "SET a = :a", "ExpressionAttributeNames": {"#x": "x"},
+                    "ExpressionAttributeValues": {":a": {"S": "A"}}}),
+    ("Query", {"TableName": "t", "KeyConditionExpression": "pk = :b",
+               "ExpressionAttributeValues": {":b": {"S": "b"}}}),
+    ("DeleteItem", {"TableName": "t", "Key": {"pk": {"S": "b"}}, "ReturnValues": "ALL_OLD"}),
+    ("DeleteItem", {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                    "ConditionExpression": "attribute_exists(pk)"}),
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "a"}}, "Unknown": 1}),
     ("GetItem", b"{not json"),
     ("NoSuchAction", {}),
 ]
@@ -136,9 +165,9 @@ def test_a_dynamodb_request_answered_without_flask_is_answered_as_flask_answers_
     through_flask = _answers(Dispatcher(create_backend_app))
 
     assert direct == through_flask
+    ok, invalid = ("200 OK", None), ("400 BAD REQUEST", "ValidationException")
+    failed = ("400 BAD REQUEST", "ConditionalCheckFailedException")
     assert [(status, headers.get("x-amzn-errortype")) for status, headers, _ in direct] == [
-        ("200 OK", None), ("200 OK", None),
-        ("400 BAD REQUEST", "ConditionalCheckFailedException"), ("200 OK", None),
-        ("400 BAD REQUEST", "ResourceNotFoundException"),
-        ("400 BAD REQUEST", "ValidationException"), ("200 OK", None),
+        ok, ok, failed, ok, ("400 BAD REQUEST", "ResourceNotFoundException"), invalid, ok,
+        ok, invalid, ok, ok, ok, failed, invalid, ok, ok, failed, ok,
         ("raised", None), ("raised", None)]
