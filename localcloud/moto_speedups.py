@@ -33,6 +33,13 @@ changes (moto 5.2.5):
 - **Every tree walk rebuilding its processing map per node**
   (``DepthFirstTraverser.nodes_to_be_processed`` and ``process`` call
   ``_processing_map()``, which builds a new dict, for every node): built once per walker.
+- **Every ConditionExpression tokenized twice per conditional write** (by the handler,
+  which checks the names it uses, and again by the backend), with its regular
+  expressions looked up in ``re``'s cache for every token. The token list depends on
+  the expression text alone (``ConditionExpressionParser._lex_condition_expression``
+  reads nothing else), and its tokens are immutable named tuples whose (empty) child
+  lists nothing fills in place: the tokens of a text are remembered (bounded), and each
+  parse gets its own deque of them. A text that does not tokenize raises every time.
 - **That deep copy made through pickling's generic protocol** (``copy._reconstruct``
   for every node). Parse-tree nodes are plain objects, so :func:`_copy_node` copies
   each node's attributes directly (the memo keeps the parent links right), as moto
@@ -53,9 +60,11 @@ import copy
 import functools
 import threading
 import weakref
+from collections import deque
 from typing import Any
 
 from moto.core import responses, serialize
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.parsing import validators
 from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
     DepthFirstTraverser,
@@ -164,6 +173,21 @@ def _make(parser: type, expression: str) -> Any:
     return _parse_update_expression(parser, expression)
 
 
+_UNCACHED_LEX = ConditionExpressionParser._lex_condition_expression
+
+
+@functools.lru_cache(maxsize=PARSED_EXPRESSIONS)
+def _condition_tokens(expression: str) -> tuple[Any, ...]:
+    return tuple(_UNCACHED_LEX(ConditionExpressionParser(expression, None, None)))
+
+
+def _lex_condition_expression(self: Any) -> deque[Any]:
+    """``ConditionExpressionParser._lex_condition_expression``, tokens remembered per text."""
+    if not isinstance(self.condition_expression, str):
+        return _UNCACHED_LEX(self)
+    return deque(_condition_tokens(self.condition_expression))
+
+
 def _copy_node(node: Any, memo: dict[int, Any]) -> Any:
     """``copy.deepcopy`` of a parse-tree node: what the generic protocol makes of an
     object with a plain ``__dict__``, without going through it."""
@@ -242,6 +266,8 @@ def install() -> None:
         setattr(responses.BaseResponse, "_enrich_response",  # noqa: B010
                 staticmethod(_enrich_response))
         setattr(UpdateExpressionParser, "make", classmethod(_make))  # noqa: B010
+        setattr(ConditionExpressionParser, "_lex_condition_expression",  # noqa: B010
+                _lex_condition_expression)
         setattr(Node, "__deepcopy__", _copy_node)  # noqa: B010
         setattr(validators.UpdateExpressionValidator, "__init__", _validator_init)  # noqa: B010
         setattr(validators.UpdateExpressionValidator, "validate", _validate)  # noqa: B010

@@ -137,6 +137,51 @@ def test_an_update_expression_is_parsed_once() -> None:
     assert UpdateExpressionParser.make(text) is UpdateExpressionParser.make(text)
 
 
+CONDITIONS = ["attribute_exists(pk) AND #status = :created",
+              "#leaseOwner = :lease_owner",
+              "(#a = :a) AND #published = :f AND (attribute_not_exists(#u) OR #u < :now)",
+              "size(#l) > :n OR NOT begins_with(a.b[1], :p)", "x IN (:a, :b)",
+              "n BETWEEN :lo AND :hi", "  a   <>  :b  "]
+
+
+@pytest.mark.parametrize("text", CONDITIONS)
+def test_a_condition_is_tokenized_as_moto_tokenizes_it_and_each_parse_gets_its_own_tokens(
+        text: str) -> None:
+    moto_speedups.install()
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    def tokens() -> Any:
+        return ConditionExpressionParser(text, {}, {})._lex_condition_expression()
+
+    first = tokens()
+    theirs = moto_speedups._UNCACHED_LEX(ConditionExpressionParser(text, {}, {}))
+    assert list(first) == list(theirs)
+    first.popleft()  # a parse consumes its deque: the next one starts whole
+    assert list(tokens()) == list(theirs)
+
+
+def test_a_condition_used_again_takes_each_call_s_own_values(ddb: Any) -> None:
+    ddb.put_item(TableName="t", Item={"pk": {"S": "o"}, "status": {"S": "CREATED"}})
+
+    def advance(expected: str, to: str) -> dict[str, Any]:
+        return ddb.update_item(  # type: ignore[no-any-return]
+            TableName="t", Key={"pk": {"S": "o"}}, UpdateExpression="SET #s = :to",
+            ConditionExpression="attribute_exists(pk) AND #s = :expected",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":to": {"S": to}, ":expected": {"S": expected}},
+            ReturnValues="ALL_NEW")["Attributes"]
+
+    assert advance("CREATED", "DELIVERED")["status"] == {"S": "DELIVERED"}
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        advance("CREATED", "LOST")
+    assert advance("DELIVERED", "DONE")["status"] == {"S": "DONE"}
+    for _ in range(2):  # a text that does not tokenize fails every time (moto raises)
+        with pytest.raises(ValueError, match="Cannot parse condition starting at:! x"):
+            ddb.put_item(TableName="t", Item={"pk": {"S": "p"}},
+                         ConditionExpression="pk = :v ! x",
+                         ExpressionAttributeValues={":v": {"S": "p"}})
+
+
 def _shape(node: Any, seen: dict[int, int]) -> Any:
     """A node's tree as plain data; each node numbered by first visit (parents too)."""
     if not hasattr(node, "__dict__") or not hasattr(node, "children"):
