@@ -18,6 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 READY = re.compile(r"ready: api=(http://127\.0\.0\.1:\d+) aws=(http://127\.0\.0\.1:\d+)")
+# What each process of ``local up`` is, from its command line.
+ROLES = (("infra_bootstrap.local.worker", "API worker (chalice local)"),
+         ("localcloud/runtime/bootstrap.py", "Lambda workers"),
+         ("infra_bootstrap local up", "endpoint (local up)"))
 
 
 class LocalUpProcess:
@@ -52,6 +56,22 @@ class LocalUpProcess:
             raise SystemExit(f"local up did not get ready: {line!r}\n{err}")
         self.api, self.aws = ready.groups()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each role of this process tree,
+        read from /proc (Linux; {} elsewhere). A process that has exited is not counted."""
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        used: dict[str, float] = {}
+        for pid in _process_tree(self.process.pid):
+            try:
+                with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline") as cmd:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                    command = cmd.read().replace("\0", " ")
+            except OSError:
+                continue  # gone meanwhile
+            role = next((name for mark, name in ROLES if mark in command), "other")
+            used[role] = used.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def stop(self) -> str:
         """SIGTERM, wait, and return what it printed on stderr."""
         if self.process.poll() is None:
@@ -64,6 +84,28 @@ class LocalUpProcess:
         for reader in self._readers:
             reader.join(timeout=5)
         return "".join(self._stderr)
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants, from /proc ([] where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
 
 
 def _drain(stream: IO[str], into: list[str]) -> None:
