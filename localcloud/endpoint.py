@@ -25,7 +25,7 @@ from types import FrameType
 from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localcloud import fast_headers, keepalive, moto_speedups, replays
+from localcloud import fast_headers, keepalive, moto_fixes, moto_speedups, replays
 from localcloud.chaos import ChaosSettings, ChaosSpecError
 from localcloud.config import RouterConfig
 from localcloud.control import ControlGuard, control_secret
@@ -122,6 +122,7 @@ class Endpoint:
             _check_port_free(self.host, self.port)
         snapshot = self.load_state()
         moto_speedups.install()  # same responses, less per-request work (see the module)
+        moto_fixes.install()     # a JSON body is data, not also a query string
         fast_headers.install()   # the same header parse, without the email package
         state = MotoState(self.config.cache_size)
         runtime = LambdaRuntime(state, endpoint_url=self.url, on_credentials=self.gate.own)

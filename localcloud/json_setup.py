@@ -9,9 +9,10 @@ GetItem itself (py-spy, ``--gil``). :func:`dispatch` gives moto's DynamoDB handl
 same attributes for a plain JSON request and then runs moto's own ``call_action``: the
 same action method, parameter parser, error handling and serializer.
 
-What differs is deliberate and only for the better: moto read a JSON body as a query
-string, so a string value such as ``"a&Action=DeleteTable"`` in an item could pick the
-action; here, as on AWS, the ``X-Amz-Target`` header alone names it. A request this
+What differs is deliberate and only for the better: moto reads a JSON body as a query
+string, so a string value such as ``"a&Action=DeleteTable&"`` in an item picked the
+action; here, as on AWS, the ``X-Amz-Target`` header alone names it (and
+:mod:`localcloud.moto_fixes` stops the body being read that way on moto's own path). A request this
 module is not sure about (another content type, a compressed body, a query string, no
 SigV4 ``Authorization`` header, moto's IAM checks switched on, an account chosen by
 ``MOTO_ACCOUNT_ID`` or ``x-moto-account-id``) goes through ``setup_class`` unchanged.

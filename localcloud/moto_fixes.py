@@ -1,0 +1,56 @@
+"""moto behaviour that AWS does not have and that loses data: fixed in this process.
+
+**A JSON request body read as a query string.** moto's ``BaseResponse.setup_class``
+(moto 5.2.5, ``moto/core/responses.py``) reads the body of every request with
+``parse_qsl`` when the URL has no query string, for the query protocol's form bodies;
+a JSON protocol's body (``{"QueueUrl": ..., "MessageBody": ...}``) goes through it too.
+Its ``&``-separated parts become request parameters, and a query parameter ``Action``
+picks the action before ``X-Amz-Target`` does, so data inside a request chose what moto
+did with it. Measured through this endpoint before the fix: an SQS message body
+``see&Action=PurgeQueue&`` purged the queue (and SendMessage answered without a
+MessageId), a log message ``x&Action=DeleteLogGroup&`` deleted its log group, and a rule
+Description ``x&Action=DeleteEventBus&Name=default&`` tried to delete the default bus.
+On AWS a JSON protocol's action is the ``X-Amz-Target`` header ("This header specifies
+the version of the API and the operation that you are requesting", AWS Transfer Family
+User Guide, "Making API requests"; DynamoDB Developer Guide, "DynamoDB low-level API")
+and the body is data.
+:func:`install` makes that ``parse_qsl`` return nothing for a body that is a JSON
+document (its first character, after whitespace, is ``{`` or ``[``, which no form body
+of the query protocol starts with); form bodies are read as before.
+
+>>> install()
+>>> from moto.core import responses
+>>> responses.parse_qsl('{"MessageBody": "a&Action=PurgeQueue&"}', keep_blank_values=True)
+[]
+>>> responses.parse_qsl("Action=SendMessage&MessageBody=a", keep_blank_values=True)
+[('Action', 'SendMessage'), ('MessageBody', 'a')]
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import parse_qsl as _parse_qsl
+
+from moto.core import responses
+
+_JSON_STARTS = ("{", "[")
+_installed = False
+_install_lock = threading.Lock()
+
+
+def query_pairs(body: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, Any]]:
+    """``urllib.parse.parse_qsl``, except that a JSON document has no query pairs."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if isinstance(text, str) and text.lstrip().startswith(_JSON_STARTS):
+        return []
+    return _parse_qsl(body, *args, **kwargs)
+
+
+def install() -> None:
+    """Apply the fix to moto in this process (idempotent)."""
+    global _installed
+    with _install_lock:
+        if not _installed:
+            setattr(responses, "parse_qsl", query_pairs)  # noqa: B010
+            _installed = True
