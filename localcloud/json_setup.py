@@ -11,12 +11,13 @@ same action method, parameter parser, error handling and serializer.
 
 What differs is deliberate and only for the better: moto reads a JSON body as a query
 string, so a string value such as ``"a&Action=DeleteTable&"`` in an item picked the
-action; here, as on AWS, the ``X-Amz-Target`` header alone names it (and
-:mod:`localcloud.moto_fixes` stops the body being read that way on moto's own path). A request this
-module is not sure about (another content type, a compressed body, a query string, no
-SigV4 ``Authorization`` header, moto's IAM checks switched on, an account chosen by
-``MOTO_ACCOUNT_ID`` or ``x-moto-account-id``) goes through ``setup_class`` unchanged.
-The tests send the same requests both ways and compare the answers byte for byte.
+action; here, as on AWS, the ``X-Amz-Target`` header alone names it
+(:mod:`localcloud.moto_fixes` stops moto's own path reading the body that way too). A
+request this module is not sure about (another content type, a compressed body, a query
+string, no SigV4 ``Authorization`` header, moto's IAM checks switched on, an account
+chosen by ``MOTO_ACCOUNT_ID`` or ``x-moto-account-id``) goes through ``setup_class``
+unchanged. The tests send the same requests both ways and compare the answers byte for
+byte.
 """
 
 from __future__ import annotations
