@@ -92,3 +92,17 @@ def test_fifty_concurrent_orders_are_all_delivered_once(cloud: Cloud) -> None:
         per_order = Counter((order, detail_type) for order, detail_type, _ in seen)
         assert per_order == Counter({(o, t): 1 for o in order_ids for t in types}), bus
         assert len({event_id for _, _, event_id in seen}) == wanted, f"{bus}: duplicate ids"
+
+
+def test_an_order_whose_text_names_an_aws_action_is_stored_and_deletes_nothing(
+        cloud: Cloud) -> None:
+    """Request data is data: moto read JSON bodies as query strings too, so this
+    customerId turned the order's PutItem into a DeleteTable of the order service's table
+    (POST /orders answered 500 before localcloud.moto_fixes and localcloud.json_setup)."""
+    sneaky = "x&Action=DeleteTable&"
+    order_id = cloud.post_order({"customerId": sneaky})
+    cloud.wait_delivered(order_id)
+
+    assert cloud.request("GET", f"/orders/{order_id}").body["customerId"] == sneaky
+    after = cloud.post_order({"customerId": "c-43"})  # the table is still there
+    cloud.wait_delivered(after)
