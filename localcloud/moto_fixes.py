@@ -14,14 +14,17 @@ On AWS a JSON protocol's action is the ``X-Amz-Target`` header ("This header spe
 the version of the API and the operation that you are requesting", AWS Transfer Family
 User Guide, "Making API requests"; DynamoDB Developer Guide, "DynamoDB low-level API")
 and the body is data.
-:func:`install` makes that ``parse_qsl`` return nothing for a body that is a JSON
-document (its first character, after whitespace, is ``{`` or ``[``, which no form body
-of the query protocol starts with); form bodies are read as before.
+:func:`install` makes that ``parse_qsl`` read a body that is a JSON document (its first
+character, after whitespace, is ``{`` or ``[``, which no form body of the query protocol
+starts with) as one part, never split at ``&``: what moto makes of every JSON body
+without an ``&`` (one key nobody reads) is unchanged, and no part of the data becomes a
+parameter. Form bodies are read as before.
 
 >>> install()
 >>> from moto.core import responses
->>> responses.parse_qsl('{"MessageBody": "a&Action=PurgeQueue&"}', keep_blank_values=True)
-[]
+>>> body = '{"MessageBody": "a&Action=PurgeQueue&"}'
+>>> [key for key, _ in responses.parse_qsl(body, keep_blank_values=True)]
+['{"MessageBody": "a&Action']
 >>> responses.parse_qsl("Action=SendMessage&MessageBody=a", keep_blank_values=True)
 [('Action', 'SendMessage'), ('MessageBody', 'a')]
 """
@@ -40,10 +43,10 @@ _install_lock = threading.Lock()
 
 
 def query_pairs(body: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, Any]]:
-    """``urllib.parse.parse_qsl``, except that a JSON document has no query pairs."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    if isinstance(text, str) and text.lstrip().startswith(_JSON_STARTS):
-        return []
+    """``urllib.parse.parse_qsl``, except that a JSON document is one part: its ``&`` are
+    read as data (escaped, so that the decoded key holds them again)."""
+    if isinstance(body, str) and body.lstrip().startswith(_JSON_STARTS):
+        return _parse_qsl(body.replace("&", "%26"), *args, **kwargs)
     return _parse_qsl(body, *args, **kwargs)
 
 

@@ -4,6 +4,9 @@ value containing ``&Action=...&`` ran that action (localcloud.moto_fixes)."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+import pytest
 from dataplane_support import Cloud
 
 from localcloud import moto_fixes
@@ -49,4 +52,15 @@ def test_a_rule_description_naming_an_action_is_kept_and_deletes_no_bus(cloud: C
 def test_a_form_body_of_the_query_protocol_is_still_read() -> None:
     assert moto_fixes.query_pairs("Action=AssumeRole&RoleSessionName=s") == [
         ("Action", "AssumeRole"), ("RoleSessionName", "s")]
-    assert moto_fixes.query_pairs('  [{"a": "b&Action=X"}]') == []
+
+
+@pytest.mark.parametrize("body", ['{"QueueUrl": "q", "MessageBody": "a=b c%20"}', "[1, 2]",
+                                  '  {"Name": "x"}'])
+def test_a_json_body_without_an_ampersand_reads_as_moto_reads_it(body: str) -> None:
+    assert moto_fixes.query_pairs(body, keep_blank_values=True) == parse_qsl(
+        body, keep_blank_values=True)
+
+
+def test_a_json_body_is_one_part_whatever_its_ampersands() -> None:
+    pairs = moto_fixes.query_pairs('  [{"a": "b&Action=X&Name=y"}]', keep_blank_values=True)
+    assert pairs == [('  [{"a": "b&Action', 'X&Name=y"}]')]
