@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # the local cloud's account of a plain local key
 TABLE = "bench-service-table"
 BUS = "bench-global-bus"
 
@@ -60,11 +59,12 @@ def main() -> None:
     os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench",
                       AWS_SECRET_ACCESS_KEY="bench", AWS_REGION=REGION,
                       AWS_DEFAULT_REGION=REGION, TABLE_NAME=TABLE,
-                      GLOBAL_BUS_ARN=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{BUS}",
                       POWERTOOLS_METRICS_NAMESPACE="Bench", LOG_LEVEL="WARNING")
     try:
         import boto3
 
+        account = boto3.client("sts").get_caller_identity()["Account"]  # the key's account
+        os.environ["GLOBAL_BUS_ARN"] = f"arn:aws:events:{REGION}:{account}:event-bus/{BUS}"
         boto3.client("dynamodb").create_table(
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
